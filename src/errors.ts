@@ -1,0 +1,81 @@
+/**
+ * One typed error for everything a user can be told about, and one table of the messages they see.
+ *
+ * Code throws `new AnimefyError('INPUT_TOO_LARGE', { detail })`; surfaces (CLI, bots) show
+ * `userMessage(err)`. Anything that is not an AnimefyError is an internal error: it is logged with its
+ * context and the user gets the INTERNAL message.
+ */
+
+export const ERROR_MESSAGES = {
+  // input
+  NOT_AN_IMAGE: "That file doesn't look like an image I can read. Send a JPEG, PNG, WebP or GIF.",
+  CORRUPT_IMAGE: 'That image seems damaged or cut off. Try sending it again, or send another one.',
+  INPUT_TOO_LARGE: 'That image is too big for me. Send one under {limit}.',
+  INPUT_TOO_MANY_PIXELS: 'That image has too many pixels ({pixels} MP). Send one of at most {limit} MP.',
+  INPUT_TOO_SMALL: 'That image is too small to work with. Send one at least {limit} px on each side.',
+  EMPTY_INPUT: 'That file is empty.',
+  // content
+  NO_FACE_FOUND: "I couldn't find a face in that picture. Try a photo where a face is clearly visible, or use another mode.",
+  NO_PERSON_FOUND: "I couldn't find a person in that picture. Try the full mode instead.",
+  // options
+  UNKNOWN_STYLE: 'I don\'t know the style "{style}". Available styles: {styles}.',
+  UNKNOWN_MODE: 'I don\'t know the mode "{mode}". Use one of: {modes}.',
+  BAD_OPTION: '{detail}',
+  OUTPUT_TOO_LARGE: 'That result would be too big ({pixels} MP). Try a smaller upscale.',
+  // models and runtime
+  MODEL_MISSING: 'A model file is missing on the server ({file}). The bot admin needs to run `npm run models`.',
+  MODEL_CORRUPT: 'A model file is damaged on the server ({file}). The bot admin needs to run `npm run models`.',
+  CANCELLED: 'Cancelled.',
+  INTERNAL: 'Something went wrong on my side. Please try again in a moment.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_MESSAGES;
+
+export type ErrorParams = Record<string, string | number>;
+
+export class AnimefyError extends Error {
+  readonly code: ErrorCode;
+  readonly params: ErrorParams;
+
+  constructor(code: ErrorCode, params: ErrorParams = {}, options?: { cause?: unknown }) {
+    super(formatMessage(code, params), options);
+    this.name = 'AnimefyError';
+    this.code = code;
+    this.params = params;
+  }
+
+  /** A plain object that survives structured clone / JSON (worker processes, queues). */
+  toJSON(): { code: ErrorCode; params: ErrorParams; message: string } {
+    return { code: this.code, params: this.params, message: this.message };
+  }
+
+  static fromJSON(value: { code: ErrorCode; params?: ErrorParams }): AnimefyError {
+    return new AnimefyError(value.code in ERROR_MESSAGES ? value.code : 'INTERNAL', value.params ?? {});
+  }
+}
+
+export function formatMessage(code: ErrorCode, params: ErrorParams = {}): string {
+  return ERROR_MESSAGES[code].replace(/\{(\w+)\}/g, (_, key: string) =>
+    key in params ? String(params[key]) : `{${key}}`,
+  );
+}
+
+export function isAnimefyError(err: unknown): err is AnimefyError {
+  return err instanceof AnimefyError;
+}
+
+/** The short, kind message a user sees for any error. */
+export function userMessage(err: unknown): string {
+  return isAnimefyError(err) ? err.message : ERROR_MESSAGES.INTERNAL;
+}
+
+/** Throws CANCELLED when the signal has fired; call between stages and tiles. */
+export function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new AnimefyError('CANCELLED');
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024) return `${Math.round((bytes / (1024 * 1024)) * 10) / 10} MB`;
+  if (bytes >= 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${bytes} bytes`;
+}
