@@ -49,6 +49,8 @@ const schema = z.object({
   ANIMEFY_WORKING_SIZE: int(128, 8192).default(1280),
   /** Generators run on images up to this many pixels in one piece; larger ones go in overlapping tiles. */
   ANIMEFY_TILE_PIXELS: int(65_536, 64_000_000).default(1_700_000),
+  /** In `fast` quality (the default) the scene model runs on at most this many pixels. */
+  ANIMEFY_FAST_SCENE_PIXELS: int(65_536, 64_000_000).default(400_000),
   /** Faces smaller than this (box width in working pixels) stay with the scene model. */
   ANIMEFY_MIN_FACE_SIZE: int(8, 4096).default(36),
   /** Face detector score threshold. */

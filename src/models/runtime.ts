@@ -30,6 +30,12 @@ export interface TensorOut {
   dims: readonly number[];
 }
 
+export interface ModelCall {
+  id: string;
+  dims: number[];
+  ms: number;
+}
+
 interface LoadedModel {
   entry: ModelEntry;
   session: ort.InferenceSession;
@@ -48,6 +54,8 @@ export class ModelRuntime {
   private readonly sessions = new Map<string, Promise<LoadedModel>>();
   /** Milliseconds spent inside session.run, per model id (for benchmarks and overhead figures). */
   private readonly runMs = new Map<string, number>();
+  /** When set, every run's model and input shape is recorded (benchmarks replay them bare). */
+  private trace: ModelCall[] | undefined;
 
   constructor(options: RuntimeOptions) {
     this.modelsDir = options.modelsDir;
@@ -116,6 +124,17 @@ export class ModelRuntime {
     this.runMs.clear();
   }
 
+  /** Starts recording every model call (id, input dims, ms) until `stopTrace()`. */
+  startTrace(): void {
+    this.trace = [];
+  }
+
+  stopTrace(): ModelCall[] {
+    const calls = this.trace ?? [];
+    this.trace = undefined;
+    return calls;
+  }
+
   /** Releases every session; the runtime can load them again afterwards. */
   async dispose(): Promise<void> {
     const pending = [...this.sessions.values()];
@@ -143,7 +162,9 @@ export class ModelRuntime {
         : new ort.Tensor('float32', input, dims);
     const started = performance.now();
     const results = await session.run({ [model.inputName]: tensor }, outputNames as string[]);
-    this.runMs.set(entry.id, (this.runMs.get(entry.id) ?? 0) + performance.now() - started);
+    const ms = performance.now() - started;
+    this.runMs.set(entry.id, (this.runMs.get(entry.id) ?? 0) + ms);
+    this.trace?.push({ id: entry.id, dims: [...dims], ms });
     tensor.dispose();
     const out: Record<string, TensorOut> = {};
     for (const name of outputNames) {
