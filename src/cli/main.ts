@@ -1,0 +1,228 @@
+/**
+ * `animefy` command line: turns photos into anime from the terminal, with the same pipeline the bots
+ * use. Progress by stage on stderr; with --json one JSON object per input on stdout.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError, getConfig } from '../config.ts';
+import { isAnimefyError, userMessage } from '../errors.ts';
+import { getLogger, setLogLevel } from '../log.ts';
+import { Animefier, type AnimefyRequest, type ProgressEvent } from '../pipeline/animefy.ts';
+import { FORMAT_EXTENSIONS, formatFromPath, type OutputFormat } from '../pipeline/encode.ts';
+import { MODES, parseMode, parseQuality, parseUpscale } from '../pipeline/modes.ts';
+import { DEFAULT_STYLE, STYLES, getStyle } from '../styles.ts';
+
+export const USAGE = `Usage: animefy <input...> [options]
+
+Turns photos into anime style.
+
+Options:
+  -s, --style <id>       style (default: ${DEFAULT_STYLE}); see --list-styles
+  -m, --mode <mode>      ${MODES.map((m) => m.id).join(' | ')} (default: full)
+  -u, --upscale <n>      1 | 2 | 4: output size × n with Real-ESRGAN (default: 1)
+  -q, --quality <q>      fast | high: high uses the ISNet person mask (default: fast)
+  -o, --out <file|dir>   output file (one input) or directory (default: current directory)
+      --json             print one JSON object per input on stdout
+      --list-styles      list the styles and exit
+  -h, --help             show this help
+
+Modes:
+${MODES.map((m) => `  ${m.id.padEnd(11)} ${m.description}`).join('\n')}
+
+Examples:
+  animefy photo.jpg
+  animefy photo.jpg --style shinkai --upscale 2 --out result.png
+  animefy a.jpg b.jpg --mode person --out results/ --json`;
+
+class UsageError extends Error {}
+
+interface CliOptions {
+  inputs: string[];
+  style: string;
+  request: Omit<AnimefyRequest, 'format' | 'onProgress' | 'style' | 'signal'>;
+  out?: string;
+  json: boolean;
+}
+
+function parseCli(argv: string[]): CliOptions | 'help' | 'list-styles' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        style: { type: 'string', short: 's', default: DEFAULT_STYLE },
+        mode: { type: 'string', short: 'm', default: 'full' },
+        upscale: { type: 'string', short: 'u', default: '1' },
+        quality: { type: 'string', short: 'q', default: 'fast' },
+        out: { type: 'string', short: 'o' },
+        json: { type: 'boolean', default: false },
+        'list-styles': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return 'help';
+  if (values['list-styles']) return 'list-styles';
+  if (positionals.length === 0) throw new UsageError('no input given');
+  const style = getStyle(values.style).id;
+  return {
+    inputs: positionals,
+    style,
+    request: {
+      mode: parseMode(values.mode),
+      upscale: parseUpscale(values.upscale),
+      quality: parseQuality(values.quality),
+    },
+    out: values.out,
+    json: values.json,
+  };
+}
+
+export function listStyles(animefier?: Animefier): string {
+  const rows = STYLES.map((s) => {
+    const resolved = animefier?.style(s.id);
+    const tag = resolved?.trained ? ' [trained model installed]' : '';
+    return `  ${s.emoji}  ${s.id.padEnd(12)} ${(resolved?.description ?? s.description) + tag}`;
+  });
+  return `Styles (default: ${DEFAULT_STYLE}):\n${rows.join('\n')}`;
+}
+
+/** Where one input's result goes, and in which format. */
+export async function outputPathFor(
+  input: string,
+  style: string,
+  mode: string,
+  out: string | undefined,
+  many: boolean,
+): Promise<{ file: string; format: OutputFormat }> {
+  const inputFormat = formatFromPath(input);
+  const defaultFormat: OutputFormat = mode === 'face' ? 'png' : (inputFormat ?? 'png');
+  const name = `${path.basename(input, path.extname(input))}.${style}${mode === 'full' ? '' : `.${mode}`}`;
+  if (out && !many) {
+    const format = formatFromPath(out);
+    const isDir = await fs.stat(out).then((s) => s.isDirectory(), () => false);
+    if (format && !isDir) return { file: out, format };
+  }
+  const dir = out ?? '.';
+  return { file: path.join(dir, name + FORMAT_EXTENSIONS[defaultFormat]), format: defaultFormat };
+}
+
+class ProgressLine {
+  private lastStage = '';
+  private readonly tty = process.stderr.isTTY;
+
+  constructor(private readonly prefix: string) {}
+
+  update(event: ProgressEvent): void {
+    if (this.tty) {
+      process.stderr.write(`\r\x1b[K${this.prefix} ${event.stage.padEnd(12)} ${Math.round(event.percent)}%`);
+    } else if (event.stage !== this.lastStage) {
+      process.stderr.write(`${this.prefix} ${event.stage}\n`);
+    }
+    this.lastStage = event.stage;
+  }
+
+  done(message: string): void {
+    process.stderr.write(this.tty ? `\r\x1b[K${this.prefix} ${message}\n` : `${this.prefix} ${message}\n`);
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let options;
+  try {
+    options = parseCli(argv);
+  } catch (err) {
+    const reason = err instanceof UsageError ? err.message : userMessage(err);
+    process.stderr.write(`animefy: ${reason}\nTry 'animefy --help'.\n`);
+    return 2;
+  }
+  if (options === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+
+  let config;
+  try {
+    config = getConfig();
+  } catch (err) {
+    process.stderr.write(`animefy: ${err instanceof ConfigError ? err.message : String(err)}\n`);
+    return 2;
+  }
+  if (!process.env.LOG_LEVEL) setLogLevel('warn');
+  const animefier = Animefier.fromConfig(config);
+
+  if (options === 'list-styles') {
+    process.stdout.write(`${listStyles(animefier)}\n`);
+    return 0;
+  }
+
+  const many = options.inputs.length > 1;
+  if (options.out && many) await fs.mkdir(options.out, { recursive: true });
+  let failures = 0;
+  try {
+    for (const [index, input] of options.inputs.entries()) {
+      const line = new ProgressLine(`[${index + 1}/${options.inputs.length}] ${path.basename(input)}`);
+      try {
+        const bytes = await readInput(input);
+        const target = await outputPathFor(input, options.style, options.request.mode, options.out, many);
+        const result = await animefier.animefy(bytes, {
+          ...options.request,
+          style: options.style,
+          format: target.format,
+          onProgress: (e) => line.update(e),
+        });
+        await fs.mkdir(path.dirname(target.file), { recursive: true });
+        await fs.writeFile(target.file, result.data);
+        line.done(
+          `→ ${target.file} (${result.width}x${result.height}, ${result.faces} face${result.faces === 1 ? '' : 's'}, ${(result.timings.total / 1000).toFixed(1)} s)`,
+        );
+        for (const note of result.notes) process.stderr.write(`  note: ${note}\n`);
+        if (options.json) {
+          process.stdout.write(
+            `${JSON.stringify({
+              input,
+              output: target.file,
+              width: result.width,
+              height: result.height,
+              style: result.style,
+              mode: result.mode,
+              faces: result.faces,
+              timings: result.timings,
+            })}\n`,
+          );
+        }
+      } catch (err) {
+        failures++;
+        if (!isAnimefyError(err)) getLogger().error({ err, input: path.basename(input) }, 'pipeline failed');
+        line.done(`failed: ${oneLine(err)}`);
+        if (options.json) process.stdout.write(`${JSON.stringify({ input, error: errorCode(err), message: oneLine(err) })}\n`);
+      }
+    }
+  } finally {
+    await animefier.dispose();
+  }
+  return failures > 0 ? 1 : 0;
+}
+
+async function readInput(file: string): Promise<Buffer> {
+  try {
+    return await fs.readFile(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ENOENT' ? `no such file: ${file}` : code === 'EISDIR' ? `${file} is a directory` : `cannot read ${file}`);
+  }
+}
+
+function oneLine(err: unknown): string {
+  const text = isAnimefyError(err) ? err.message : err instanceof Error && /^no such file|is a directory|cannot read/.test(err.message) ? err.message : userMessage(err);
+  return text.replace(/\s+/g, ' ').trim();
+}
+
+function errorCode(err: unknown): string {
+  return isAnimefyError(err) ? err.code : err instanceof Error && /^no such file|is a directory|cannot read/.test(err.message) ? 'INPUT_UNREADABLE' : 'INTERNAL';
+}

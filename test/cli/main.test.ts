@@ -1,0 +1,90 @@
+/**
+ * The `animefy` command as a user runs it: a real process, real files.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../src/config.ts';
+import { STYLES } from '../../src/styles.ts';
+import { fixturePath } from '../helpers/fixtures.ts';
+
+const BIN = path.join(REPO_ROOT, 'bin', 'animefy.mjs');
+const out = fs.mkdtempSync(path.join(os.tmpdir(), 'animefy-cli-'));
+afterAll(() => fs.rmSync(out, { recursive: true, force: true }));
+
+function animefy(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: out, env: { ...process.env, LOG_LEVEL: '' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+describe('animefy CLI', () => {
+  it('turns several photos into anime in one call, with progress on stderr and one JSON line each', async () => {
+    const inputs = [fixturePath('portrait_frontal_1.jpg'), fixturePath('group_3faces.jpg')];
+    const run = await animefy([...inputs, '--style', 'shinkai', '--out', path.join(out, 'results'), '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatchObject({ input: inputs[0], width: 512, height: 512, style: 'shinkai', mode: 'full', faces: 1 });
+    expect(lines[1]).toMatchObject({ input: inputs[1], width: 600, height: 471, faces: 3 });
+    for (const line of lines) {
+      expect(line.timings.total).toBeGreaterThan(0);
+      expect(line.timings.stylize).toBeGreaterThan(0);
+      const meta = await sharp(line.output).metadata();
+      expect([meta.width, meta.height]).toEqual([line.width, line.height]);
+      expect(meta.format).toBe('jpeg'); // same format as the input
+    }
+    // Progress names the stages.
+    for (const stage of ['decode', 'faces', 'stylize', 'encode']) expect(run.stderr).toContain(stage);
+  });
+
+  it('writes to the file named by --out in the format its extension asks for', async () => {
+    const target = path.join(out, 'avatar.webp');
+    const run = await animefy([fixturePath('portrait_glasses_1.jpg'), '--mode', 'face', '--out', target]);
+    expect(run.code, run.stderr).toBe(0);
+    const meta = await sharp(target).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(['webp', 512, 512]);
+  });
+
+  it('fails with a one-line reason and a non-zero code on bad input, and keeps going with the others', async () => {
+    const text = path.join(out, 'notes.txt');
+    fs.writeFileSync(text, 'not a picture');
+    const run = await animefy([text, path.join(out, 'missing.jpg'), fixturePath('portrait_frontal_1.jpg'), '--json', '--out', out]);
+    expect(run.code).toBe(1);
+    const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines[0]).toMatchObject({ input: text, error: 'NOT_AN_IMAGE' });
+    expect(lines[1]).toMatchObject({ error: 'INPUT_UNREADABLE' });
+    expect(lines[1].message).toMatch(/no such file/);
+    expect(lines[2].width).toBe(512);
+    expect(run.stderr).toMatch(/notes\.txt failed: That file doesn't look like an image/);
+  });
+
+  it('rejects unknown options and styles with usage code 2', async () => {
+    const style = await animefy([fixturePath('portrait_frontal_1.jpg'), '--style', 'vaporwave']);
+    expect(style.code).toBe(2);
+    expect(style.stderr).toMatch(/vaporwave/);
+    expect(style.stderr.trim().split('\n')).toHaveLength(2);
+    const upscale = await animefy([fixturePath('portrait_frontal_1.jpg'), '--upscale', '3']);
+    expect(upscale.code).toBe(2);
+    const none = await animefy([]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/no input/);
+  });
+
+  it('lists the styles from the registry and prints help', async () => {
+    const list = await animefy(['--list-styles']);
+    expect(list.code).toBe(0);
+    for (const s of STYLES) expect(list.stdout).toContain(s.id);
+    const help = await animefy(['--help']);
+    expect(help.stdout).toMatch(/--style.*--mode|Usage: animefy/s);
+  });
+});
