@@ -1,0 +1,37 @@
+/**
+ * `npm run bench`: speed and memory figures, as a table and one JSON document on stdout.
+ *   npm run bench                 all sections
+ *   npm run bench -- --quick      fewer cases, one run each (a smoke check)
+ *   npm run bench -- --runs 5     more runs per case (medians)
+ *   npm run bench -- --only pipeline
+ */
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { benchPipeline } from './pipeline.ts';
+import type { BenchSection } from './report.ts';
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+  },
+});
+const runs = values.quick ? 1 : Math.max(1, Number(values.runs));
+const sections: Record<string, () => Promise<BenchSection>> = {
+  pipeline: () => benchPipeline({ runs, quick: values.quick }),
+};
+
+const selected = values.only ? values.only.split(',') : Object.keys(sections);
+const report: Record<string, unknown> = {
+  date: new Date().toISOString(),
+  machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+  runs,
+};
+for (const name of selected) {
+  const run = sections[name];
+  if (!run) throw new Error(`Unknown bench section "${name}" (have: ${Object.keys(sections).join(', ')})`);
+  process.stderr.write(`bench: ${name}\n`);
+  report[name] = await run();
+}
+console.log(`\n${JSON.stringify(report, null, 2)}`);
