@@ -4,6 +4,7 @@
  *   npm run bench -- --quick      fewer cases, one run each (a smoke check)
  *   npm run bench -- --runs 5     more runs per case (medians)
  *   npm run bench -- --only pipeline
+ *   npm run bench -- --filter 1024   only the cases whose name contains "1024"
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -15,11 +16,12 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
+    filter: { type: 'string' },
   },
 });
 const runs = values.quick ? 1 : Math.max(1, Number(values.runs));
 const sections: Record<string, () => Promise<BenchSection>> = {
-  pipeline: () => benchPipeline({ runs, quick: values.quick }),
+  pipeline: () => benchPipeline({ runs, quick: values.quick, filter: values.filter }),
 };
 
 const selected = values.only ? values.only.split(',') : Object.keys(sections);

@@ -40,12 +40,13 @@ const CASES: Case[] = [
   { name: 'portrait 512 upscale x2', fixture: 'portrait_frontal_1.jpg', style: 'hayao', mode: 'full', upscale: 2 },
 ];
 
-export async function benchPipeline(options: { runs: number; quick: boolean }): Promise<BenchSection> {
+export async function benchPipeline(options: { runs: number; quick: boolean; filter?: string }): Promise<BenchSection> {
   const config = getConfig();
   const animefier = Animefier.fromConfig(config);
   const runtime = animefier.runtime;
   const rows: Record<string, unknown>[] = [];
-  const cases = options.quick ? CASES.slice(0, 2) : CASES;
+  const filtered = options.filter ? CASES.filter((c) => c.name.includes(options.filter!)) : CASES;
+  const cases = options.quick ? filtered.slice(0, 2) : filtered;
   try {
     for (const c of cases) {
       let input = fs.readFileSync(path.join(config.ANIMEFY_FIXTURES_DIR, c.fixture));

@@ -23,8 +23,8 @@ export const ERROR_MESSAGES = {
   BAD_OPTION: '{detail}',
   OUTPUT_TOO_LARGE: 'That result would be too big ({pixels} MP). Try a smaller upscale.',
   // models and runtime
-  MODEL_MISSING: 'A model file is missing on the server ({file}). The bot admin needs to run `npm run models`.',
-  MODEL_CORRUPT: 'A model file is damaged on the server ({file}). The bot admin needs to run `npm run models`.',
+  MODEL_MISSING: 'A model file is missing ({file}). Run `npm run models` to fetch it.',
+  MODEL_CORRUPT: 'A model file is damaged ({file}). Run `npm run models` to replace it.',
   CANCELLED: 'Cancelled.',
   INTERNAL: 'Something went wrong on my side. Please try again in a moment.',
 } as const;

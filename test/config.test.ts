@@ -7,6 +7,7 @@ describe('config', () => {
     expect(c.ANIMEFY_EXECUTION_PROVIDERS).toEqual(['cpu']);
     expect(c.ANIMEFY_WORKING_SIZE).toBe(1280);
     expect(c.ANIMEFY_MAX_INPUT_PIXELS).toBe(40_000_000);
+    expect(c.ANIMEFY_CPU_MEM_ARENA).toBe('auto');
     expect(c.ANIMEFY_MODELS_DIR).toMatch(/models$/);
   });
 

@@ -65,6 +65,12 @@ export const modelEntrySchema = z.object({
   multipleOf: z.number().int().positive().default(1),
   /** The model only takes this square size (e.g. White-box 512). */
   fixedSize: z.number().int().positive().optional(),
+  /**
+   * Run with onnxruntime's CPU memory arena: faster for models always fed the same bounded sizes
+   * (face crops, fixed 512 tiles); off for dynamic-size scene models, whose arena would keep the
+   * largest picture's memory for the life of the process.
+   */
+  memArena: z.boolean().default(false),
   /** Measured CPU milliseconds on the reference machine, keyed by input shape. */
   cpuMs: z.record(z.string(), z.number()).optional(),
   notes: z.string().optional(),

@@ -23,6 +23,8 @@ export interface RuntimeOptions {
   threads?: number;
   /** Check size and sha256 of each file on first load. */
   verify?: boolean;
+  /** onnxruntime's CPU memory arena: `auto` (default) follows each manifest entry's `memArena`. */
+  cpuMemArena?: 'auto' | 'on' | 'off';
 }
 
 export interface TensorOut {
@@ -51,6 +53,7 @@ export class ModelRuntime {
   private readonly providers: readonly ExecutionProvider[];
   private readonly threads: number;
   private readonly verify: boolean;
+  private readonly cpuMemArena: 'auto' | 'on' | 'off';
   private readonly sessions = new Map<string, Promise<LoadedModel>>();
   /** Milliseconds spent inside session.run, per model id (for benchmarks and overhead figures). */
   private readonly runMs = new Map<string, number>();
@@ -63,6 +66,7 @@ export class ModelRuntime {
     this.providers = options.executionProviders?.length ? options.executionProviders : ['cpu'];
     this.threads = options.threads || os.availableParallelism();
     this.verify = options.verify ?? true;
+    this.cpuMemArena = options.cpuMemArena ?? 'auto';
   }
 
   static fromConfig(config: Config): ModelRuntime {
@@ -71,6 +75,7 @@ export class ModelRuntime {
       executionProviders: config.ANIMEFY_EXECUTION_PROVIDERS,
       threads: config.ANIMEFY_THREADS,
       verify: config.ANIMEFY_VERIFY_MODELS,
+      cpuMemArena: config.ANIMEFY_CPU_MEM_ARENA,
     });
   }
 
@@ -187,6 +192,7 @@ export class ModelRuntime {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
+      enableCpuMemArena: this.cpuMemArena === 'auto' ? entry.memArena : this.cpuMemArena === 'on',
       logSeverityLevel: 3,
     };
     let session: ort.InferenceSession;

@@ -18,7 +18,7 @@ import { encodeImage, FORMAT_MIME, type OutputFormat } from './encode.ts';
 import { cropForFrame, faceFrame, warpToCrop } from './face-align.ts';
 import { detectFaces, largestFace, type Face } from './faces.ts';
 import { applyGrade } from './grade.ts';
-import { imageToBytes, resizeImage, resizeImageLanczos, type Image, type Mask } from './image.ts';
+import { imageToBytes, resizeImage, resizeImageLanczos, resizeMask, type Image, type Mask } from './image.ts';
 import type { Mode, Quality, UpscaleFactor } from './modes.ts';
 import { maskCoverage, segmentPerson } from './person-mask.ts';
 import { fitToFixedTiles, runGenerator, stylizeImage } from './stylize.ts';
@@ -204,10 +204,16 @@ export class Animefier {
       if (mode === 'person' && maskCoverage(mask) < 0.05 && faces.length === 0) throw new AnimefyError('NO_PERSON_FOUND');
     }
 
+    // `fast` quality works on a canvas of about ANIMEFY_FAST_SCENE_PIXELS from here on (colour, faces,
+    // grade); compose upsamples once, with Lanczos, to the output size. `high` keeps the working size.
+    const canvasScale = request.quality === 'fast' ? Math.min(1, Math.sqrt(this.settings.fastScenePixels / (photo.width * photo.height))) : 1;
+    const canvasWidth = Math.max(1, Math.round(photo.width * canvasScale));
+    const canvasHeight = Math.max(1, Math.round(photo.height * canvasScale));
+
     const scene = await this.stage(progress, 'stylize', signal, () => this.stylizeScene(photo, style, request.quality, signal, progress));
-    // Colour at the scene model's resolution (cheaper, and only low frequencies change), then fitted to the photo.
+    // Colour at the scene model's resolution (only low frequencies change), then fitted to the canvas.
     let styled = await this.stage(progress, 'colour', signal, () =>
-      resizeImageLanczos(transferLowFrequencyColour(scene.styled, scene.source, style.colour), photo.width, photo.height),
+      resizeImageLanczos(transferLowFrequencyColour(scene.styled, scene.source, style.colour), canvasWidth, canvasHeight),
     );
 
     let stylizedFaces = 0;
@@ -218,7 +224,7 @@ export class Animefier {
           faceModel,
           maxCropSize: request.quality === 'fast' ? 384 : 512,
           minFaceSize: this.settings.minFaceSize,
-          personMask: mask,
+          personMask: mask && resizeMask(mask, canvasWidth, canvasHeight),
           signal,
           onProgress: (f) => progress.report('face_stylize', f),
         }),
@@ -308,8 +314,9 @@ export class Animefier {
   }
 
   /**
-   * The scene model over the whole picture; in `fast` quality on a reduced copy. Returns the result
-   * and the picture it was made from (same size).
+   * The scene model over the whole picture; in `fast` quality on a reduced copy (about
+   * ANIMEFY_FAST_SCENE_PIXELS, or the fewest tiles of a fixed-size model). Returns the result and the
+   * picture it was made from (same size).
    */
   private async stylizeScene(
     photo: Image,

@@ -1,12 +1,12 @@
 /**
- * Faces stylized with the face model: every face big enough is aligned by its eyes, cropped with
- * margin, stylized at 384 or 512 (the face model needs ≥384 to draw features), warped back, and blended
+ * Faces stylized with the face model: every face big enough is aligned by its eyes, cropped from the
+ * photo with margin, stylized at 384 or 512 (the face model needs ≥384 to draw features), warped back, and blended
  * onto the stylized body with a feathered face mask by Poisson seamless cloning restricted to the
  * face's box, so the face takes the surrounding colours and no seam shows.
  */
 import { throwIfCancelled } from '../errors.ts';
 import type { ModelRuntime } from '../models/runtime.ts';
-import { cropForFrame, ellipseBounds, faceEllipseMask, faceFrame, warpFromCrop, warpToCrop, type FaceCrop } from './face-align.ts';
+import { cropForFrame, ellipseBounds, faceEllipseMask, faceFrame, scaleCrop, warpFromCrop, warpToCrop, type FaceCrop } from './face-align.ts';
 import type { Face } from './faces.ts';
 import { clampRect, cropImage, cropMask, pasteImage, type Image, type Mask } from './image.ts';
 import { fastCloneBox, seamlessClone } from './poisson.ts';
@@ -18,7 +18,7 @@ export interface FaceStylizeOptions {
   maxCropSize?: number;
   /** Faces whose box is smaller than this (px) stay with the scene model. */
   minFaceSize: number;
-  /** Optional person mask: the face region never reaches into the background. */
+  /** Optional person mask (the target's size): the face region never reaches into the background. */
   personMask?: Mask;
   /** Framing margin (1 = FFHQ framing). */
   margin?: number;
@@ -46,10 +46,14 @@ export function isFaceLargeEnough(face: Face, minFaceSize: number): boolean {
   return Math.max(face.box.width, face.box.height) >= minFaceSize;
 }
 
+/**
+ * `photo` is the working picture the faces were found in (crops are taken from it); `target` is the
+ * stylized picture the faces are blended into, the photo's size or smaller (the `fast` canvas).
+ */
 export async function stylizeFaces(
   runtime: ModelRuntime,
   photo: Image,
-  scene: Image,
+  target: Image,
   faces: readonly Face[],
   options: FaceStylizeOptions,
 ): Promise<FaceStylizeResult> {
@@ -57,10 +61,11 @@ export async function stylizeFaces(
     .filter((f) => isFaceLargeEnough(f, options.minFaceSize))
     // Small faces first, so a big face in front is blended last and stays on top.
     .sort((a, b) => a.box.width * a.box.height - b.box.width * b.box.height);
-  if (eligible.length === 0) return { image: scene, stylized: 0 };
+  if (eligible.length === 0) return { image: target, stylized: 0 };
 
   const entry = runtime.entry(options.faceModel);
-  const result: Image = { width: scene.width, height: scene.height, data: scene.data.slice() };
+  const scale = target.width / photo.width;
+  const result: Image = { width: target.width, height: target.height, data: target.data.slice() };
   const masks = new Map<number, Mask>();
   let done = 0;
   for (const face of eligible) {
@@ -73,7 +78,7 @@ export async function stylizeFaces(
       ellipse = faceEllipseMask(crop.size);
       masks.set(crop.size, ellipse);
     }
-    blendFace(result, styled, ellipse, crop, options.personMask);
+    blendFace(result, styled, ellipse, scaleCrop(crop, scale), options.personMask);
     options.onProgress?.(++done / eligible.length);
   }
   return { image: result, stylized: eligible.length };

@@ -83,6 +83,18 @@ export function cropForFrame(frame: FaceFrame, size: number): FaceCrop {
   };
 }
 
+/** The same crop on a picture scaled by `k` (e.g. the `fast` canvas). */
+export function scaleCrop(crop: FaceCrop, k: number): FaceCrop {
+  if (k === 1) return crop;
+  const t = crop.toImage;
+  return {
+    ...crop,
+    center: [crop.center[0] * k, crop.center[1] * k],
+    sideInImage: crop.sideInImage * k,
+    toImage: { a: t.a * k, b: t.b * k, c: t.c * k, d: t.d * k, e: t.e * k, f: t.f * k },
+  };
+}
+
 export function invertAffine(t: Affine): Affine {
   const det = t.a * t.e - t.b * t.d;
   const a = t.e / det;
@@ -154,10 +166,44 @@ export function warpFromCrop(
   rect: Rect,
 ): { image: Image; mask: Mask } {
   const inv = invertAffine(crop.toImage);
-  // Shift so that output (0,0) is rect's top-left pixel.
-  const t: Affine = { ...inv, c: inv.c + inv.a * rect.x + inv.b * rect.y, f: inv.f + inv.d * rect.x + inv.e * rect.y };
-  const image = sampleAffine(cropImage.data, cropImage.width, cropImage.height, 3, t, rect.width, rect.height);
-  const mask = sampleAffine(cropMask.data, cropMask.width, cropMask.height, 1, t, rect.width, rect.height, true);
+  const size = cropImage.width;
+  const image = new Float32Array(rect.width * rect.height * 3);
+  const mask = new Float32Array(rect.width * rect.height);
+  const src = cropImage.data;
+  const m = cropMask.data;
+  const max = size - 1;
+  // One pass for both planes: crop coordinates of each rect pixel's centre, bilinear. A face crop is
+  // never smaller than its region here (crops are ≥ 384 px), so no supersampling is needed.
+  for (let y = 0; y < rect.height; y++) {
+    const iy = rect.y + y + 0.5;
+    for (let x = 0; x < rect.width; x++) {
+      const ix = rect.x + x + 0.5;
+      const u = inv.a * ix + inv.b * iy + inv.c - 0.5;
+      const v = inv.d * ix + inv.e * iy + inv.f - 0.5;
+      if (u < -0.5 || v < -0.5 || u > max + 0.5 || v > max + 0.5) continue; // outside: mask 0
+      const uc = u < 0 ? 0 : u > max ? max : u;
+      const vc = v < 0 ? 0 : v > max ? max : v;
+      const u0 = uc | 0;
+      const v0 = vc | 0;
+      const u1 = u0 < max ? u0 + 1 : u0;
+      const v1 = v0 < max ? v0 + 1 : v0;
+      const fu = uc - u0;
+      const fv = vc - v0;
+      const w00 = (1 - fu) * (1 - fv);
+      const w01 = fu * (1 - fv);
+      const w10 = (1 - fu) * fv;
+      const w11 = fu * fv;
+      const p00 = v0 * size + u0;
+      const p01 = v0 * size + u1;
+      const p10 = v1 * size + u0;
+      const p11 = v1 * size + u1;
+      const o = y * rect.width + x;
+      mask[o] = m[p00] * w00 + m[p01] * w01 + m[p10] * w10 + m[p11] * w11;
+      for (let c = 0; c < 3; c++) {
+        image[o * 3 + c] = src[p00 * 3 + c] * w00 + src[p01 * 3 + c] * w01 + src[p10 * 3 + c] * w10 + src[p11 * 3 + c] * w11;
+      }
+    }
+  }
   return { image: { width: rect.width, height: rect.height, data: image }, mask: { width: rect.width, height: rect.height, data: mask } };
 }
 

@@ -114,6 +114,30 @@ describe('decode', () => {
     expect(data[centre + 3]).toBe(255);
   });
 
+  it('normalises CMYK and 16-bit inputs to 8-bit RGB with the same picture', async () => {
+    const photo = fixture('portrait_frontal_1.jpg');
+    const reference = await decodeImage(photo, limits);
+    const cmyk = await sharp(photo).toColourspace('cmyk').jpeg({ quality: 95 }).toBuffer();
+    const deep = await sharp(photo).toColourspace('rgb16').png().toBuffer();
+    expect((await sharp(cmyk).metadata()).space).toBe('cmyk');
+    expect((await sharp(deep).metadata()).depth).toBe('ushort');
+    for (const bytes of [cmyk, deep]) {
+      const decoded = await decodeImage(bytes, limits);
+      expect([decoded.image.width, decoded.image.height]).toEqual([512, 512]);
+      expect(meanAbsDiff(decoded.image.data, reference.image.data)).toBeLessThan(8);
+    }
+  });
+
+  it('works at the capped resolution and answers at the input size', async () => {
+    const big = await sharp(fixture('portrait_frontal_1.jpg')).resize(1800, 1800).jpeg().toBuffer();
+    const decoded = await decodeImage(big, limits);
+    expect([decoded.image.width, decoded.image.height]).toEqual([1280, 1280]);
+    const result = await animefier.animefy(big, { ...base, format: 'jpeg' });
+    expect([result.width, result.height]).toEqual([1800, 1800]);
+    const meta = await sharp(result.data).metadata();
+    expect([meta.width, meta.height]).toEqual([1800, 1800]);
+  });
+
   it('rejects a truncated JPEG, a text file and an empty file with typed errors', async () => {
     const jpeg = fixture('portrait_frontal_1.jpg');
     const cases: [Buffer, string][] = [
@@ -209,6 +233,18 @@ describe('person and background modes', () => {
     }
     expect(diff.person / diff.personCount).toBeLessThan(2);
     expect(diff.background / diff.backgroundCount).toBeGreaterThan(5);
+  });
+
+  it('high quality uses the ISNet mask and keeps the background just as well', async () => {
+    const input = fixture('portrait_frontal_2.jpg');
+    const result = await animefier.animefy(input, { ...base, mode: 'person', quality: 'high' });
+    const out = await rawRgb(result.data);
+    const photo = await rawRgb(input);
+    // The top corners are wall: unchanged; the face centre is stylized.
+    const at = (img: { data: Buffer; width: number }, x: number, y: number) => img.data[(y * img.width + x) * 3 + 1];
+    expect(Math.abs(at(out, 10, 10) - at(photo, 10, 10))).toBeLessThan(3);
+    expect(Math.abs(at(out, 668, 10) - at(photo, 668, 10))).toBeLessThan(3);
+    expect(meanAbsDiff(out.data, photo.data)).toBeGreaterThan(5);
   });
 
   it('person mode on a picture without people says so', async () => {

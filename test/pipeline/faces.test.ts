@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeYunet, intersectionOverUnion, nonMaxSuppression, type Face } from '../../src/pipeline/faces.ts';
+import { decodeYunet, intersectionOverUnion, nonMaxSuppression, toYunetInput, type Face } from '../../src/pipeline/faces.ts';
 
 /** Empty YuNet heads for a padded input, with helpers to light up one cell. */
 function heads(width: number, height: number) {
@@ -50,6 +50,19 @@ describe('YuNet decode', () => {
     const faces = decodeYunet(out, 64, 64, 0.6);
     expect(faces).toHaveLength(1);
     expect(faces[0].score).toBeCloseTo(0.8, 5);
+  });
+});
+
+describe('YuNet input', () => {
+  it('is planar BGR in raw 0..255, zero-padded to the padded size', () => {
+    const image = { width: 2, height: 1, data: new Float32Array([255, 10, 0, 1, 2, 3]) }; // red, then (1,2,3)
+    const tensor = toYunetInput(image, 4, 2);
+    const plane = 8;
+    expect(tensor.length).toBe(3 * plane);
+    expect([tensor[0], tensor[plane], tensor[2 * plane]]).toEqual([0, 10, 255]); // B, G, R of the red pixel
+    expect([tensor[1], tensor[plane + 1], tensor[2 * plane + 1]]).toEqual([3, 2, 1]);
+    expect(tensor[2]).toBe(0); // padding
+    expect(tensor[4]).toBe(0);
   });
 });
 
