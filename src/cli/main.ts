@@ -37,6 +37,9 @@ Examples:
 
 class UsageError extends Error {}
 
+/** An input file that cannot be read (missing, a directory, no permission). */
+class InputFileError extends Error {}
+
 interface CliOptions {
   inputs: string[];
   style: string;
@@ -198,7 +201,9 @@ export async function main(argv: string[]): Promise<number> {
         }
       } catch (err) {
         failures++;
-        if (!isAnimefyError(err)) getLogger().error({ err, input: path.basename(input) }, 'pipeline failed');
+        if (!isAnimefyError(err) && !(err instanceof InputFileError)) {
+          getLogger().error({ err, input: path.basename(input) }, 'pipeline failed');
+        }
         line.done(`failed: ${oneLine(err)}`);
         if (options.json) process.stdout.write(`${JSON.stringify({ input, error: errorCode(err), message: oneLine(err) })}\n`);
       }
@@ -214,15 +219,18 @@ async function readInput(file: string): Promise<Buffer> {
     return await fs.readFile(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `no such file: ${file}` : code === 'EISDIR' ? `${file} is a directory` : `cannot read ${file}`);
+    throw new InputFileError(
+      code === 'ENOENT' ? `no such file: ${file}` : code === 'EISDIR' ? `${file} is a directory` : `cannot read ${file} (${code})`,
+    );
   }
 }
 
 function oneLine(err: unknown): string {
-  const text = isAnimefyError(err) ? err.message : err instanceof Error && /^no such file|is a directory|cannot read/.test(err.message) ? err.message : userMessage(err);
+  const text = err instanceof InputFileError ? err.message : userMessage(err);
   return text.replace(/\s+/g, ' ').trim();
 }
 
 function errorCode(err: unknown): string {
-  return isAnimefyError(err) ? err.code : err instanceof Error && /^no such file|is a directory|cannot read/.test(err.message) ? 'INPUT_UNREADABLE' : 'INTERNAL';
+  if (err instanceof InputFileError) return 'INPUT_UNREADABLE';
+  return isAnimefyError(err) ? err.code : 'INTERNAL';
 }

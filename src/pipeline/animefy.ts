@@ -2,7 +2,7 @@
  * The image pipeline, composed in one place:
  *
  *   decode → faces → person mask → stylize(scene) → colour → stylize(faces) + Poisson blend
- *          → grade → compose by mode → upscale → resize to output → encode
+ *          → grade → upscale (opt-in) → compose by mode at the output size → encode
  *
  * `Animefier` owns a model runtime (sessions stay loaded between calls) and reports progress by
  * stage. It knows nothing of chat platforms or queues.
@@ -206,7 +206,7 @@ export class Animefier {
 
     // `fast` quality works on a canvas of about ANIMEFY_FAST_SCENE_PIXELS from here on (colour, faces,
     // grade); compose upsamples once, with Lanczos, to the output size. `high` keeps the working size.
-    const canvasScale = request.quality === 'fast' ? Math.min(1, Math.sqrt(this.settings.fastScenePixels / (photo.width * photo.height))) : 1;
+    const canvasScale = this.canvasScale(photo, request.quality);
     const canvasWidth = Math.max(1, Math.round(photo.width * canvasScale));
     const canvasHeight = Math.max(1, Math.round(photo.height * canvasScale));
 
@@ -326,12 +326,7 @@ export class Animefier {
     progress: Progress,
   ): Promise<{ styled: Image; source: Image }> {
     const fixedSize = this.runtime.entry(style.sceneModel).fixedSize;
-    let k = 1;
-    if (quality === 'fast') {
-      k = fixedSize
-        ? fitToFixedTiles(photo.width, photo.height, fixedSize)
-        : Math.min(1, Math.sqrt(this.settings.fastScenePixels / (photo.width * photo.height)));
-    }
+    const k = quality === 'fast' && fixedSize ? fitToFixedTiles(photo.width, photo.height, fixedSize) : this.canvasScale(photo, quality);
     const source = k < 1 ? resizeImage(photo, Math.round(photo.width * k), Math.round(photo.height * k)) : photo;
     const styled = await stylizeImage(this.runtime, style.sceneModel, source, {
       tilePixels: this.settings.tilePixels,
@@ -339,6 +334,12 @@ export class Animefier {
       onProgress: (f) => progress.report('stylize', f),
     });
     return { styled, source };
+  }
+
+  /** Scale of the `fast` canvas (about ANIMEFY_FAST_SCENE_PIXELS); 1 in `high` quality. */
+  private canvasScale(photo: Image, quality: Quality): number {
+    if (quality !== 'fast') return 1;
+    return Math.min(1, Math.sqrt(this.settings.fastScenePixels / (photo.width * photo.height)));
   }
 
   /**

@@ -1,14 +1,24 @@
 /**
  * Faces stylized with the face model: every face big enough is aligned by its eyes, cropped from the
- * photo with margin, stylized at 384 or 512 (the face model needs ≥384 to draw features), warped back, and blended
- * onto the stylized body with a feathered face mask by Poisson seamless cloning restricted to the
+ * photo with margin, stylized at 384 or 512 (the face model needs ≥384 to draw features), warped
+ * back, and blended onto the stylized body with a feathered face mask by Poisson seamless cloning restricted to the
  * face's box, so the face takes the surrounding colours and no seam shows.
  */
 import { throwIfCancelled } from '../errors.ts';
 import type { ModelRuntime } from '../models/runtime.ts';
-import { cropForFrame, ellipseBounds, faceEllipseMask, faceFrame, scaleCrop, warpFromCrop, warpToCrop, type FaceCrop } from './face-align.ts';
+import {
+  cropForFrame,
+  ellipseBounds,
+  faceEllipseMask,
+  faceFrame,
+  resampleCrop,
+  scaleCrop,
+  warpFromCrop,
+  warpToCrop,
+  type FaceCrop,
+} from './face-align.ts';
 import type { Face } from './faces.ts';
-import { clampRect, cropImage, cropMask, pasteImage, type Image, type Mask } from './image.ts';
+import { clampRect, cropImage, cropMask, pasteImage, resizeImage, resizeMask, type Image, type Mask } from './image.ts';
 import { fastCloneBox, seamlessClone } from './poisson.ts';
 import { runGenerator } from './stylize.ts';
 
@@ -86,6 +96,13 @@ export async function stylizeFaces(
 
 /** Warps a stylized crop back and Poisson-blends it into `target` in place. */
 export function blendFace(target: Image, styledCrop: Image, cropMaskPlane: Mask, crop: FaceCrop, personMask?: Mask): void {
+  if (crop.sideInImage < crop.size / 1.5) {
+    // A 384 crop landing on a 100 px face: average it down first so the warp back does not alias.
+    const size = Math.max(8, Math.ceil(crop.sideInImage));
+    styledCrop = resizeImage(styledCrop, size, size);
+    cropMaskPlane = resizeMask(cropMaskPlane, size, size);
+    crop = resampleCrop(crop, size);
+  }
   const bounds = ellipseBounds(crop);
   const region = fastCloneBox(clampRect(bounds, target.width, target.height), target.width, target.height);
   if (region.width < 3 || region.height < 3) return;

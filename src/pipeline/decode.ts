@@ -9,7 +9,7 @@
 import sharp from 'sharp';
 import type { Metadata, OutputInfo, SharpOptions } from 'sharp';
 import { AnimefyError, formatBytes } from '../errors.ts';
-import { imageFromBytes, type Image, type Mask } from './image.ts';
+import { imageFromBytes, type Image } from './image.ts';
 
 export interface DecodeLimits {
   maxInputBytes: number;
@@ -25,8 +25,6 @@ export interface Decoded {
   image: Image;
   /** Upright 8-bit RGB (and alpha, when the input had one) at the input's full size. */
   original: { width: number; height: number; rgb: Buffer; alpha?: Buffer };
-  /** The input's alpha at working resolution, when it had one. */
-  alpha?: Mask;
   /** sharp's name for the input format (jpeg, png, webp, gif, heif, tiff, …). */
   format: string;
 }
@@ -85,23 +83,10 @@ export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits): Prom
   }
 
   const { width: w, height: h } = workingDimensions(width, height, limits.workingSize);
-  let workingRgb: Buffer = rgb;
-  let workingAlpha: Buffer | undefined = alphaBytes;
-  if (w !== width || h !== height) {
-    workingRgb = await resizeBytes(rgb, width, height, 3, w, h);
-    if (alphaBytes) workingAlpha = await resizeBytes(alphaBytes, width, height, 1, w, h);
-  }
-
-  let alpha: Mask | undefined;
-  if (workingAlpha) {
-    const data = new Float32Array(w * h);
-    for (let i = 0; i < data.length; i++) data[i] = workingAlpha[i] / 255;
-    alpha = { width: w, height: h, data };
-  }
+  const workingRgb = w !== width || h !== height ? await resizeBytes(rgb, width, height, 3, w, h) : rgb;
   return {
     image: imageFromBytes(workingRgb, w, h),
     original: { width, height, rgb, alpha: alphaBytes },
-    alpha,
     format: meta.format ?? 'unknown',
   };
 }
@@ -132,9 +117,6 @@ export async function resizeBytes(
 
 function classifyDecodeError(err: unknown): AnimefyError {
   const message = String((err as Error)?.message ?? '');
-  if (/pixel limit/i.test(message)) {
-    return new AnimefyError('INPUT_TOO_MANY_PIXELS', { pixels: '?', limit: '?' }, { cause: err });
-  }
   if (/unsupported image format|bad seek|not a known file format/i.test(message)) {
     return new AnimefyError('NOT_AN_IMAGE', {}, { cause: err });
   }

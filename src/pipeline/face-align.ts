@@ -23,8 +23,7 @@ export interface FaceCrop {
   size: number;
   /** Crop → image. */
   toImage: Affine;
-  /** Centre and side of the crop square in image pixels. */
-  center: Point;
+  /** Side of the crop square in image pixels. */
   sideInImage: number;
   /** Rotation of the crop in radians (0 = upright face). */
   angle: number;
@@ -76,7 +75,6 @@ export function cropForFrame(frame: FaceFrame, size: number): FaceCrop {
   const h = size / 2;
   return {
     size,
-    center: frame.center,
     sideInImage: 2 * frame.half,
     angle: Math.atan2(ay, ax),
     toImage: { a, b, d, e, c: cx - a * h - b * h, f: cy - d * h - e * h },
@@ -89,10 +87,16 @@ export function scaleCrop(crop: FaceCrop, k: number): FaceCrop {
   const t = crop.toImage;
   return {
     ...crop,
-    center: [crop.center[0] * k, crop.center[1] * k],
     sideInImage: crop.sideInImage * k,
     toImage: { a: t.a * k, b: t.b * k, c: t.c * k, d: t.d * k, e: t.e * k, f: t.f * k },
   };
+}
+
+/** The same crop sampled at `size` pixels instead (same square in the image). */
+export function resampleCrop(crop: FaceCrop, size: number): FaceCrop {
+  const k = crop.size / size;
+  const t = crop.toImage;
+  return { ...crop, size, toImage: { ...t, a: t.a * k, b: t.b * k, d: t.d * k, e: t.e * k } };
 }
 
 export function invertAffine(t: Affine): Affine {
@@ -126,25 +130,6 @@ export function ellipseBounds(crop: FaceCrop, shape: EllipseShape = FACE_ELLIPSE
   return { x, y, width: Math.ceil(cx + halfW) - x, height: Math.ceil(cy + halfH) - y };
 }
 
-/** Bounding box (in image pixels, unclipped) of the crop square. */
-export function cropBounds(crop: FaceCrop): Rect {
-  const { toImage: t, size } = crop;
-  const xs: number[] = [];
-  const ys: number[] = [];
-  for (const [u, v] of [
-    [0, 0],
-    [size, 0],
-    [0, size],
-    [size, size],
-  ]) {
-    xs.push(t.a * u + t.b * v + t.c);
-    ys.push(t.d * u + t.e * v + t.f);
-  }
-  const x = Math.floor(Math.min(...xs));
-  const y = Math.floor(Math.min(...ys));
-  return { x, y, width: Math.ceil(Math.max(...xs)) - x, height: Math.ceil(Math.max(...ys)) - y };
-}
-
 /**
  * Samples `src` (channels interleaved) at `size`x`size` crop pixels through `toImage`. Edges clamp.
  * When one crop pixel covers more than 1.5 source pixels, each crop pixel averages an n×n grid of
@@ -172,8 +157,8 @@ export function warpFromCrop(
   const src = cropImage.data;
   const m = cropMask.data;
   const max = size - 1;
-  // One pass for both planes: crop coordinates of each rect pixel's centre, bilinear. A face crop is
-  // never smaller than its region here (crops are ≥ 384 px), so no supersampling is needed.
+  // One pass for both planes: crop coordinates of each rect pixel's centre, bilinear. Callers shrink
+  // a crop that is much larger than its footprint first (see blendFace), so no supersampling here.
   for (let y = 0; y < rect.height; y++) {
     const iy = rect.y + y + 0.5;
     for (let x = 0; x < rect.width; x++) {
@@ -209,8 +194,7 @@ export function warpFromCrop(
 
 /**
  * out(u, v) = src(T(u + 0.5, v + 0.5) − 0.5), bilinear, with n×n supersampling when T shrinks by
- * more than 1.5 (so a large face going into a 384 crop does not alias).
- * `zeroOutside`: samples falling outside the source read as 0 (for masks) instead of clamping.
+ * more than 1.5 (so a large face going into a 384 crop does not alias). Edges clamp.
  */
 export function sampleAffine(
   src: Float32Array,
@@ -220,7 +204,6 @@ export function sampleAffine(
   t: Affine,
   outWidth: number,
   outHeight: number,
-  zeroOutside = false,
 ): Float32Array {
   const out = new Float32Array(outWidth * outHeight * channels);
   const scale = Math.max(Math.sqrt(t.a * t.a + t.d * t.d), Math.sqrt(t.b * t.b + t.e * t.e));
@@ -238,7 +221,6 @@ export function sampleAffine(
           const uu = u + (sx + 0.5) / n;
           let x = t.a * uu + t.b * vv + t.c - 0.5;
           let y = t.d * uu + t.e * vv + t.f - 0.5;
-          if (zeroOutside && (x < -0.5 || y < -0.5 || x > maxX + 0.5 || y > maxY + 0.5)) continue;
           x = x < 0 ? 0 : x > maxX ? maxX : x;
           y = y < 0 ? 0 : y > maxY ? maxY : y;
           const x0 = x | 0;
