@@ -48,10 +48,6 @@ export class AnimefyError extends Error {
   toJSON(): { code: ErrorCode; params: ErrorParams; message: string } {
     return { code: this.code, params: this.params, message: this.message };
   }
-
-  static fromJSON(value: { code: ErrorCode; params?: ErrorParams }): AnimefyError {
-    return new AnimefyError(value.code in ERROR_MESSAGES ? value.code : 'INTERNAL', value.params ?? {});
-  }
 }
 
 export function formatMessage(code: ErrorCode, params: ErrorParams = {}): string {

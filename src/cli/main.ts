@@ -10,7 +10,7 @@ import { isAnimefyError, userMessage } from '../errors.ts';
 import { getLogger, setLogLevel } from '../log.ts';
 import { Animefier, type AnimefyRequest, type ProgressEvent } from '../pipeline/animefy.ts';
 import { FORMAT_EXTENSIONS, formatFromPath, type OutputFormat } from '../pipeline/encode.ts';
-import { MODES, parseMode, parseQuality, parseUpscale } from '../pipeline/modes.ts';
+import { DEFAULT_MODE, MODES, parseMode, parseQuality, parseUpscale } from '../pipeline/modes.ts';
 import { DEFAULT_STYLE, STYLES, getStyle } from '../styles.ts';
 
 export const USAGE = `Usage: animefy <input...> [options]
@@ -19,7 +19,7 @@ Turns photos into anime style.
 
 Options:
   -s, --style <id>       style (default: ${DEFAULT_STYLE}); see --list-styles
-  -m, --mode <mode>      ${MODES.map((m) => m.id).join(' | ')} (default: full)
+  -m, --mode <mode>      ${MODES.map((m) => m.id).join(' | ')} (default: ${DEFAULT_MODE})
   -u, --upscale <n>      1 | 2 | 4: output size × n with Real-ESRGAN (default: 1)
   -q, --quality <q>      fast | high: high uses the ISNet person mask (default: fast)
   -o, --out <file|dir>   output file (one input) or directory (default: current directory)
@@ -56,7 +56,7 @@ function parseCli(argv: string[]): CliOptions | 'help' | 'list-styles' {
       allowPositionals: true,
       options: {
         style: { type: 'string', short: 's', default: DEFAULT_STYLE },
-        mode: { type: 'string', short: 'm', default: 'full' },
+        mode: { type: 'string', short: 'm', default: DEFAULT_MODE },
         upscale: { type: 'string', short: 'u', default: '1' },
         quality: { type: 'string', short: 'q', default: 'fast' },
         out: { type: 'string', short: 'o' },
@@ -105,7 +105,7 @@ export async function outputPathFor(
 ): Promise<{ file: string; format: OutputFormat }> {
   const inputFormat = formatFromPath(input);
   const defaultFormat: OutputFormat = mode === 'face' ? 'png' : (inputFormat ?? 'png');
-  const name = `${path.basename(input, path.extname(input))}.${style}${mode === 'full' ? '' : `.${mode}`}`;
+  const name = `${path.basename(input, path.extname(input))}.${style}${mode === DEFAULT_MODE ? '' : `.${mode}`}`;
   if (out && !many) {
     const format = formatFromPath(out);
     const isDir = await fs.stat(out).then((s) => s.isDirectory(), () => false);

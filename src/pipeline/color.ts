@@ -110,17 +110,3 @@ export function clamp255(v: number): number {
   return v > 0 ? (v < 255 ? v : 255) : 0;
 }
 
-/** Mean R, G, B of an image (for tests and diagnostics). */
-export function meanColour(image: Image): [number, number, number] {
-  let r = 0;
-  let g = 0;
-  let b = 0;
-  const d = image.data;
-  for (let i = 0; i < d.length; i += 3) {
-    r += d[i];
-    g += d[i + 1];
-    b += d[i + 2];
-  }
-  const n = d.length / 3;
-  return [r / n, g / n, b / n];
-}

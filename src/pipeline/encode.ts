@@ -3,7 +3,6 @@
  */
 import path from 'node:path';
 import sharp from 'sharp';
-import { AnimefyError } from '../errors.ts';
 
 export const OUTPUT_FORMATS = ['png', 'jpeg', 'webp'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -48,12 +47,6 @@ export function formatFromPath(file: string): OutputFormat | undefined {
   if (ext === '.jpg' || ext === '.jpeg') return 'jpeg';
   if (ext === '.webp') return 'webp';
   return undefined;
-}
-
-export function parseOutputFormat(value: string): OutputFormat {
-  const v = value.toLowerCase() === 'jpg' ? 'jpeg' : value.toLowerCase();
-  if ((OUTPUT_FORMATS as readonly string[]).includes(v)) return v as OutputFormat;
-  throw new AnimefyError('BAD_OPTION', { detail: `Unknown output format "${value}": use png, jpeg or webp.` });
 }
 
 export const FORMAT_EXTENSIONS: Record<OutputFormat, string> = { png: '.png', jpeg: '.jpg', webp: '.webp' };

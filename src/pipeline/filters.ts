@@ -176,10 +176,6 @@ export function dilate(src: Float32Array, width: number, height: number, radius:
   return morph(src, width, height, radius, Math.max);
 }
 
-export function erode(src: Float32Array, width: number, height: number, radius: number): Float32Array {
-  return morph(src, width, height, radius, Math.min);
-}
-
 function morph(
   src: Float32Array,
   width: number,

@@ -43,10 +43,6 @@ export function createMask(width: number, height: number, fill = 0): Mask {
   return { width, height, data };
 }
 
-export function cloneImage(image: Image): Image {
-  return { width: image.width, height: image.height, data: image.data.slice() };
-}
-
 export function imageFromBytes(bytes: Uint8Array, width: number, height: number): Image {
   const data = new Float32Array(width * height * 3);
   for (let i = 0; i < data.length; i++) data[i] = bytes[i];

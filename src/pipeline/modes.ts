@@ -26,7 +26,8 @@ export type UpscaleFactor = (typeof UPSCALE_FACTORS)[number];
 
 export function parseUpscale(value: string | number): UpscaleFactor {
   const n = Number(String(value).replace(/^x/i, ''));
-  if (n === 1 || n === 2 || n === 4) return n;
+  const found = UPSCALE_FACTORS.find((f) => f === n);
+  if (found) return found;
   throw new AnimefyError('BAD_OPTION', { detail: `Upscale must be 1, 2 or 4 (got "${value}").` });
 }
 
@@ -35,6 +36,7 @@ export type Quality = (typeof QUALITIES)[number];
 
 export function parseQuality(value: string): Quality {
   const v = value.trim().toLowerCase();
-  if (v === 'fast' || v === 'high') return v;
+  const found = QUALITIES.find((q) => q === v);
+  if (found) return found;
   throw new AnimefyError('BAD_OPTION', { detail: `Quality must be fast or high (got "${value}").` });
 }
