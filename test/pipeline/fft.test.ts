@@ -1,16 +1,11 @@
 import { describe, it, expect } from 'vitest';
 import { dst1, dst1Rows, fft, ifft, isSmooth, nextSmoothSize } from '../../src/pipeline/fft.ts';
+import { seededRandom } from '../helpers/random.ts';
 
-/** Deterministic pseudo-random values in [-1, 1) (mulberry32). */
+/** Deterministic pseudo-random values in [-1, 1). */
 function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
+  const next = seededRandom(seed);
+  return () => next() * 2 - 1;
 }
 
 function randomArray(n: number, rand: () => number): Float64Array {

@@ -3,6 +3,7 @@ import { fastCloneBox, seamlessClone } from '../../src/pipeline/poisson.ts';
 import { blendImages, clampRect, createImage, createMask } from '../../src/pipeline/image.ts';
 import type { Image, Mask, Rect } from '../../src/pipeline/image.ts';
 import { isSmooth } from '../../src/pipeline/fft.ts';
+import { seededRandom } from '../helpers/random.ts';
 
 type Fill = (x: number, y: number, c: number) => number;
 
@@ -34,17 +35,7 @@ function onRing(x: number, y: number, r: Rect): boolean {
   return inBox(x, y, r) && (x === r.x || y === r.y || x === r.x + r.width - 1 || y === r.y + r.height - 1);
 }
 
-/** Deterministic pseudo-random values in [0, 1) (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = seededRandom;
 
 /** Largest |difference| between horizontally or vertically adjacent pixels with `select`(x, y). */
 function maxJump(image: Image, select: (x: number, y: number) => boolean = () => true): number {
