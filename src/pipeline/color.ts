@@ -7,7 +7,7 @@
  * low-pass version, on a 1/8-size grid (fast), and the correction is upsampled smoothly.
  */
 import { gaussianBlur } from './filters.ts';
-import { assertSameSize, resizeChannels, type Image } from './image.ts';
+import { assertSameSize, bilinearAxis, resizeChannels, type Image } from './image.ts';
 
 export interface ColourTransfer {
   /** 0 = keep the model's colours, 1 = the photo's low-frequency chroma. */
@@ -38,17 +38,8 @@ export function transferLowFrequencyColour(styled: Image, reference: Image, amou
   // Apply, upsampling the coarse correction bilinearly on the fly (no full-size delta buffer).
   const out = new Float32Array(styled.data.length);
   const s = styled.data;
-  const sx = gw / width;
   const sy = gh / height;
-  const gx0 = new Int32Array(width);
-  const gx1 = new Int32Array(width);
-  const gfx = new Float32Array(width);
-  for (let x = 0; x < width; x++) {
-    const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), gw - 1);
-    gx0[x] = Math.floor(fx) * 3;
-    gx1[x] = Math.min(Math.floor(fx) + 1, gw - 1) * 3;
-    gfx[x] = fx - Math.floor(fx);
-  }
+  const { i0: gx0, i1: gx1, frac: gfx } = bilinearAxis(gw, width, 3);
   for (let y = 0; y < height; y++) {
     const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), gh - 1);
     const r0 = Math.floor(fy) * gw * 3;

@@ -144,18 +144,8 @@ export function resizeChannels(
     );
   }
   const out = new Float32Array(outWidth * outHeight * channels);
-  const sx = width / outWidth;
   const sy = height / outHeight;
-  const x0s = new Int32Array(outWidth);
-  const x1s = new Int32Array(outWidth);
-  const fxs = new Float32Array(outWidth);
-  for (let x = 0; x < outWidth; x++) {
-    const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), width - 1);
-    const x0 = Math.floor(fx);
-    x0s[x] = x0 * channels;
-    x1s[x] = Math.min(x0 + 1, width - 1) * channels;
-    fxs[x] = fx - x0;
-  }
+  const { i0: x0s, i1: x1s, frac: fxs } = bilinearAxis(width, outWidth, channels);
   for (let y = 0; y < outHeight; y++) {
     const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), height - 1);
     const y0 = Math.floor(fy);
@@ -178,6 +168,29 @@ export function resizeChannels(
     }
   }
   return out;
+}
+
+/**
+ * Bilinear sampling table for one axis: for each of `outLength` output positions (pixel centres
+ * aligned), the two neighbouring input indices times `stride` and the weight of the second.
+ */
+export function bilinearAxis(
+  inLength: number,
+  outLength: number,
+  stride: number,
+): { i0: Int32Array; i1: Int32Array; frac: Float32Array } {
+  const scale = inLength / outLength;
+  const i0 = new Int32Array(outLength);
+  const i1 = new Int32Array(outLength);
+  const frac = new Float32Array(outLength);
+  for (let x = 0; x < outLength; x++) {
+    const f = Math.min(Math.max((x + 0.5) * scale - 0.5, 0), inLength - 1);
+    const lo = Math.floor(f);
+    i0[x] = lo * stride;
+    i1[x] = Math.min(lo + 1, inLength - 1) * stride;
+    frac[x] = f - lo;
+  }
+  return { i0, i1, frac };
 }
 
 function boxDownsample(
