@@ -55,8 +55,6 @@ export class ModelRuntime {
   private readonly verify: boolean;
   private readonly cpuMemArena: 'auto' | 'on' | 'off';
   private readonly sessions = new Map<string, Promise<LoadedModel>>();
-  /** Milliseconds spent inside session.run, per model id (for benchmarks and overhead figures). */
-  private readonly runMs = new Map<string, number>();
   /** When set, every run's model and input shape is recorded (benchmarks replay them bare). */
   private trace: ModelCall[] | undefined;
 
@@ -120,15 +118,6 @@ export class ModelRuntime {
     return this.execute(model, input, dims, outputNames);
   }
 
-  /** Milliseconds spent in session.run per model id since construction (or the last reset). */
-  modelTimes(): Record<string, number> {
-    return Object.fromEntries(this.runMs);
-  }
-
-  resetModelTimes(): void {
-    this.runMs.clear();
-  }
-
   /** Starts recording every model call (id, input dims, ms) until `stopTrace()`. */
   startTrace(): void {
     this.trace = [];
@@ -168,7 +157,6 @@ export class ModelRuntime {
     const started = performance.now();
     const results = await session.run({ [model.inputName]: tensor }, outputNames as string[]);
     const ms = performance.now() - started;
-    this.runMs.set(entry.id, (this.runMs.get(entry.id) ?? 0) + ms);
     this.trace?.push({ id: entry.id, dims: [...dims], ms });
     tensor.dispose();
     const out: Record<string, TensorOut> = {};

@@ -10,10 +10,9 @@
 import type { ModelRuntime } from '../models/runtime.ts';
 import { gaussianBlur, guidedFilter } from './filters.ts';
 import { luma, resizeImage, resizeMask, type Image, type Mask } from './image.ts';
+import type { Quality } from './modes.ts';
 
-export type SegmentQuality = 'fast' | 'high';
-
-export async function segmentPerson(runtime: ModelRuntime, image: Image, quality: SegmentQuality = 'fast'): Promise<Mask> {
+export async function segmentPerson(runtime: ModelRuntime, image: Image, quality: Quality = 'fast'): Promise<Mask> {
   const raw = quality === 'high' ? await runIsnet(runtime, image) : await runSelfie(runtime, image);
   return refineMask(resizeMask(raw, image.width, image.height), image);
 }
