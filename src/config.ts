@@ -62,10 +62,54 @@ const schema = z.object({
   /** Face detector score threshold. */
   ANIMEFY_FACE_THRESHOLD: z.coerce.number().min(0.05).max(0.99).default(0.6),
 
+  /** Jobs run at once (one worker process each). One per CPU box or GPU is right for most machines. */
+  ANIMEFY_CONCURRENCY: int(1, 64).default(1),
+  /** Jobs waiting at most; past it new jobs are refused with a "busy, try again" message. */
+  ANIMEFY_MAX_QUEUED: int(1, 100_000).default(100),
+  /** Jobs one user may have queued or running at once. */
+  ANIMEFY_MAX_JOBS_PER_USER: int(1, 1000).default(2),
+  /** A picture job is stopped (and its worker restarted) after this many seconds. */
+  ANIMEFY_IMAGE_TIMEOUT_S: int(1, 86_400).default(120),
+  /** A GIF or video job is stopped after this many seconds. */
+  ANIMEFY_VIDEO_TIMEOUT_S: int(1, 86_400).default(600),
+  /**
+   * A worker process whose resident memory passes this many MB is stopped and its job failed with
+   * OUT_OF_MEMORY. 0: 80% of the machine's memory divided by the concurrency.
+   */
+  ANIMEFY_WORKER_MAX_RSS_MB: int(0, 1_048_576).default(0),
+  /** How long a cancelled running job may take to stop by itself before its worker is killed. */
+  ANIMEFY_CANCEL_GRACE_MS: int(0, 600_000).default(3000),
+
+  /** Redis URL (redis://…): bots enqueue into BullMQ and `npm run worker` processes run the jobs. */
+  ANIMEFY_REDIS_URL: z.string().regex(/^rediss?:\/\/\S+$/, 'expected redis://host:port or rediss://…').optional(),
+  /** BullMQ queue name (also the Redis key prefix for media blobs). */
+  ANIMEFY_REDIS_QUEUE: z.string().regex(/^[\w.-]+$/).default('animefy'),
+  /** Media blobs (inputs and results) expire from Redis after this many seconds. */
+  ANIMEFY_REDIS_BLOB_TTL_S: int(60, 7 * 86_400).default(3600),
+  /** Largest media blob stored in Redis, in bytes (inputs and results). */
+  ANIMEFY_REDIS_MAX_BLOB_BYTES: int(1024, 512 * 1024 * 1024).default(64 * 1024 * 1024),
+  /** Tries per job for transient failures (a crashed worker); bad input is never retried. */
+  ANIMEFY_REDIS_ATTEMPTS: int(1, 20).default(3),
+  /** First retry delay; it doubles on each further try. */
+  ANIMEFY_REDIS_BACKOFF_MS: int(0, 3_600_000).default(2000),
+  /**
+   * A worker holds a job's lock this long and renews it while the job runs; a job whose worker died
+   * is picked up again after about this long.
+   */
+  ANIMEFY_REDIS_LOCK_MS: int(1000, 3_600_000).default(30_000),
+
+  /** Serve /healthz and /metrics (Prometheus) on this port; unset: no HTTP endpoint. */
+  ANIMEFY_METRICS_PORT: int(1, 65_535).optional(),
+  /** Address the metrics endpoint listens on (0.0.0.0 inside containers). */
+  ANIMEFY_METRICS_HOST: z.string().default('127.0.0.1'),
+
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 
 export type Config = Readonly<z.infer<typeof schema>>;
+
+/** Every setting's name (docs and tests check `.env.example` against it). */
+export const CONFIG_KEYS = Object.keys(schema.shape) as (keyof Config)[];
 
 export class ConfigError extends Error {
   constructor(readonly issues: string[]) {

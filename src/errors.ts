@@ -26,6 +26,15 @@ export const ERROR_MESSAGES = {
   MODEL_MISSING: 'A model file is missing ({file}). Run `npm run models` to fetch it.',
   MODEL_CORRUPT: 'A model file is damaged ({file}). Run `npm run models` to replace it.',
   CANCELLED: 'Cancelled.',
+  // queue and workers
+  QUEUE_FULL: "I'm very busy right now ({queued} pictures waiting). Please try again in a few minutes.",
+  USER_BUSY: 'You already have {limit} files in the queue. Wait for one to finish, then send the next.',
+  JOB_TIMEOUT: 'That took too long (over {seconds} s), so I stopped it. Try a smaller or shorter file.',
+  WORKER_CRASHED: 'Something went wrong while I was working on that. Please try again; if it keeps happening, try another file.',
+  OUT_OF_MEMORY: 'That file needed more memory than I have. Try a smaller or shorter one.',
+  MEDIA_EXPIRED: 'I lost track of that file while it waited in line. Please send it again.',
+  UNSUPPORTED_MEDIA: "I can't animate {kind} files yet. Send a photo for now.",
+  QUEUE_UNAVAILABLE: "I can't reach my work queue right now. Please try again in a minute.",
   INTERNAL: 'Something went wrong on my side. Please try again in a moment.',
 } as const;
 
@@ -45,10 +54,58 @@ export class AnimefyError extends Error {
   }
 
   /** A plain object that survives structured clone / JSON (worker processes, queues). */
-  toJSON(): { code: ErrorCode; params: ErrorParams; message: string } {
+  toJSON(): SerializedError {
     return { code: this.code, params: this.params, message: this.message };
   }
+
+  /**
+   * Rebuilds an error that crossed a process or Redis. Anything that is not a known code becomes
+   * INTERNAL (the original text is kept as the cause for the logs, never shown to users).
+   */
+  static fromJSON(value: unknown): AnimefyError {
+    const v = (value ?? {}) as Partial<SerializedError>;
+    if (typeof v.code === 'string' && isErrorCode(v.code)) {
+      return new AnimefyError(v.code, v.params && typeof v.params === 'object' ? v.params : {});
+    }
+    return new AnimefyError('INTERNAL', {}, { cause: typeof v.message === 'string' ? v.message : value });
+  }
 }
+
+export interface SerializedError {
+  code: ErrorCode;
+  params: ErrorParams;
+  message: string;
+}
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_MESSAGES, code);
+}
+
+/**
+ * Errors caused by the input or the request itself: running the same job again gives the same
+ * answer, so queues never retry them.
+ */
+export const PERMANENT_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  'NOT_AN_IMAGE',
+  'CORRUPT_IMAGE',
+  'INPUT_TOO_LARGE',
+  'INPUT_TOO_MANY_PIXELS',
+  'INPUT_TOO_SMALL',
+  'EMPTY_INPUT',
+  'NO_FACE_FOUND',
+  'NO_PERSON_FOUND',
+  'UNKNOWN_STYLE',
+  'UNKNOWN_MODE',
+  'BAD_OPTION',
+  'OUTPUT_TOO_LARGE',
+  'CANCELLED',
+  'JOB_TIMEOUT',
+  'OUT_OF_MEMORY',
+  'MEDIA_EXPIRED',
+  'UNSUPPORTED_MEDIA',
+  'QUEUE_FULL',
+  'USER_BUSY',
+]);
 
 export function formatMessage(code: ErrorCode, params: ErrorParams = {}): string {
   return ERROR_MESSAGES[code].replace(/\{(\w+)\}/g, (_, key: string) =>

@@ -1,5 +1,7 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../src/config.ts';
+import { CONFIG_KEYS, ConfigError, parseConfig, REPO_ROOT } from '../src/config.ts';
 
 describe('config', () => {
   it('starts with defaults from an empty environment', () => {
@@ -28,5 +30,20 @@ describe('config', () => {
       const message = (err as Error).message;
       for (const key of ['ANIMEFY_EXECUTION_PROVIDERS', 'ANIMEFY_WORKING_SIZE', 'LOG_LEVEL']) expect(message).toContain(key);
     }
+  });
+
+  it('documents every setting in .env.example, and nothing that is not one', () => {
+    const documented = [...fs.readFileSync(path.join(REPO_ROOT, '.env.example'), 'utf8').matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]);
+    expect([...documented].sort()).toEqual([...CONFIG_KEYS].sort());
+  });
+
+  it('parses the queue settings and rejects a Redis URL that is not one', () => {
+    const c = parseConfig({ ANIMEFY_CONCURRENCY: '2', ANIMEFY_REDIS_URL: 'redis://127.0.0.1:6379/1', ANIMEFY_METRICS_PORT: '9464' });
+    expect([c.ANIMEFY_CONCURRENCY, c.ANIMEFY_MAX_QUEUED, c.ANIMEFY_MAX_JOBS_PER_USER]).toEqual([2, 100, 2]);
+    expect(c.ANIMEFY_REDIS_URL).toBe('redis://127.0.0.1:6379/1');
+    expect(c.ANIMEFY_METRICS_PORT).toBe(9464);
+    expect(parseConfig({}).ANIMEFY_REDIS_URL).toBeUndefined();
+    expect(() => parseConfig({ ANIMEFY_REDIS_URL: 'http://example.com' })).toThrow(/ANIMEFY_REDIS_URL/);
+    expect(() => parseConfig({ ANIMEFY_CONCURRENCY: '0' })).toThrow(ConfigError);
   });
 });
