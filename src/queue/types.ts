@@ -1,0 +1,113 @@
+/**
+ * The job model shared by both queue backends. Nothing here knows about Discord or Telegram: a bot
+ * turns a platform event into a `JobRequest` and a `JobHandle`'s events into replies.
+ */
+import type { AnimefyError } from '../errors.ts';
+import type { OutputFormat } from '../pipeline/encode.ts';
+import type { Mode, Quality, UpscaleFactor } from '../pipeline/modes.ts';
+import type { ProgressEvent } from '../pipeline/animefy.ts';
+
+export type MediaKind = 'image' | 'gif' | 'video';
+export const MEDIA_KINDS: readonly MediaKind[] = ['image', 'gif', 'video'];
+
+/** Who asked: fairness and per-user caps count jobs by `platform:userId`. */
+export interface Requester {
+  platform: string;
+  userId: string;
+}
+
+export interface JobOptions {
+  style: string;
+  mode: Mode;
+  upscale: UpscaleFactor;
+  quality: Quality;
+  /** Output format for pictures; the input's own format when unset. */
+  format?: OutputFormat;
+}
+
+export interface JobRequest {
+  /** The media itself (bots download it before submitting). */
+  input: Uint8Array;
+  kind: MediaKind;
+  options: JobOptions;
+  requester: Requester;
+  /** Higher runs sooner (default 0); fairness between users applies within a priority. */
+  priority?: number;
+}
+
+/** What a worker hands back: everything a bot needs to reply, and nothing about the platform. */
+export interface JobResult {
+  data: Buffer;
+  mime: string;
+  format: string;
+  kind: MediaKind;
+  width: number;
+  height: number;
+  style: string;
+  mode: Mode;
+  faces: number;
+  stylizedFaces: number;
+  notes: string[];
+  /** Milliseconds per pipeline stage, and `total`. */
+  timings: Record<string, number>;
+}
+
+/** A job as a worker receives it (both backends). */
+export interface WorkerTask {
+  id: string;
+  input: Uint8Array;
+  kind: MediaKind;
+  options: JobOptions;
+}
+
+export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+export interface JobEvents {
+  /** Place in line, 1 = next to run. Emitted on submit and whenever it changes. */
+  position: [position: number];
+  /** A worker has started the job. */
+  running: [];
+  progress: [event: ProgressEvent];
+  done: [result: JobResult];
+  /** A typed, user-facing error (never CANCELLED: that is `cancelled`). */
+  failed: [error: AnimefyError];
+  cancelled: [];
+}
+
+export interface JobHandle {
+  readonly id: string;
+  readonly state: JobState;
+  /** Current place in line while queued; 0 once running or finished. */
+  readonly position: number;
+  on<E extends keyof JobEvents>(event: E, listener: (...args: JobEvents[E]) => void): this;
+  off<E extends keyof JobEvents>(event: E, listener: (...args: JobEvents[E]) => void): this;
+  /** Resolves with the result; rejects with an AnimefyError (CANCELLED after `cancel()`). */
+  readonly result: Promise<JobResult>;
+  /** Removes a queued job or stops a running one. False when it had already finished. */
+  cancel(): Promise<boolean>;
+}
+
+export interface QueueStats {
+  backend: 'embedded' | 'redis';
+  queued: number;
+  running: number;
+  /** Worker processes alive (embedded) or workers seen on the queue (redis). */
+  workers: number;
+}
+
+export interface JobQueue {
+  readonly backend: 'embedded' | 'redis';
+  /**
+   * Accepts a job quickly (no inference on this path). Rejects with QUEUE_FULL, USER_BUSY or
+   * QUEUE_UNAVAILABLE; everything that goes wrong later arrives on the handle.
+   */
+  submit(request: JobRequest): Promise<JobHandle>;
+  stats(): Promise<QueueStats>;
+  /** Stops taking jobs; `cancelRunning` cancels what is queued and running, else waits for it. */
+  close(options?: { cancelRunning?: boolean }): Promise<void>;
+}
+
+/** Key used for fairness and per-user caps. */
+export function requesterKey(requester: Requester): string {
+  return `${requester.platform}:${requester.userId}`;
+}
