@@ -1,0 +1,31 @@
+/**
+ * Cheap checks made when a job is submitted, so a request that can never succeed is refused at once
+ * instead of after waiting in line. The pipeline checks the media itself again (it is the authority).
+ */
+import { AnimefyError, formatBytes } from '../errors.ts';
+import { OUTPUT_FORMATS } from '../pipeline/encode.ts';
+import { parseMode, parseQuality, parseUpscale } from '../pipeline/modes.ts';
+import { getStyle } from '../styles.ts';
+import { MEDIA_KINDS, type JobRequest } from './types.ts';
+
+export interface SubmitLimits {
+  maxInputBytes: number;
+}
+
+export function validateRequest(request: JobRequest, limits: SubmitLimits): void {
+  const { input, kind, options, requester } = request;
+  if (!requester?.platform || !requester.userId) throw new TypeError('A job needs a requester (platform and userId)');
+  if (!MEDIA_KINDS.includes(kind)) throw new AnimefyError('BAD_OPTION', { detail: `Unknown media kind "${String(kind)}".` });
+  if (!input || input.byteLength === 0) throw new AnimefyError('EMPTY_INPUT');
+  if (input.byteLength > limits.maxInputBytes) throw new AnimefyError('INPUT_TOO_LARGE', { limit: formatBytes(limits.maxInputBytes) });
+  getStyle(options.style);
+  parseMode(options.mode);
+  parseUpscale(options.upscale);
+  parseQuality(options.quality);
+  if (options.format !== undefined && !OUTPUT_FORMATS.includes(options.format)) {
+    throw new AnimefyError('BAD_OPTION', { detail: `Output format must be one of ${OUTPUT_FORMATS.join(', ')}.` });
+  }
+  if (request.priority !== undefined && !Number.isFinite(request.priority)) {
+    throw new AnimefyError('BAD_OPTION', { detail: 'Priority must be a number.' });
+  }
+}
