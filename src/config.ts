@@ -98,8 +98,8 @@ const schema = z.object({
    */
   ANIMEFY_REDIS_LOCK_MS: int(1000, 3_600_000).default(30_000),
 
-  /** Serve /healthz and /metrics (Prometheus) on this port; unset: no HTTP endpoint. */
-  ANIMEFY_METRICS_PORT: int(1, 65_535).optional(),
+  /** Serve /healthz and /metrics (Prometheus) on this port (0: any free port, logged); unset: none. */
+  ANIMEFY_METRICS_PORT: int(0, 65_535).optional(),
   /** Address the metrics endpoint listens on (0.0.0.0 inside containers). */
   ANIMEFY_METRICS_HOST: z.string().default('127.0.0.1'),
 

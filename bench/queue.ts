@@ -1,0 +1,160 @@
+/**
+ * Queue benchmark (embedded backend, real worker processes, real models): 50 jobs from 10 users
+ * submitted at once. Reports the time to acknowledge each submit (target p99 < 300 ms), the largest
+ * event-loop delay in this process — the bot's — while the jobs run (target < 50 ms), throughput,
+ * per-job latency, and peak memory of this process and of the worker processes.
+ *
+ * For contrast it also runs a few jobs the old way, in this process, and reports the event-loop delay
+ * that caused: the reason the pipeline lives in worker processes.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import sharp from 'sharp';
+import { getConfig } from '../src/config.ts';
+import { Animefier } from '../src/pipeline/animefy.ts';
+import { EmbeddedQueue } from '../src/queue/embedded.ts';
+import type { JobHandle, JobRequest } from '../src/queue/types.ts';
+import { WorkerPool } from '../src/queue/worker-pool.ts';
+import { median, percentile, printTable, type BenchSection } from './report.ts';
+
+const FIXTURES = ['portrait_frontal_1.jpg', 'portrait_glasses_1.jpg', 'portrait_3quarter_1.jpg', 'group_3faces.jpg', 'street_1.jpg'];
+const ACK_TARGET_MS = 300;
+const LOOP_TARGET_MS = 50;
+
+export async function benchQueue(options: { quick: boolean }): Promise<BenchSection> {
+  const config = getConfig();
+  const users = options.quick ? 4 : 10;
+  const perUser = options.quick ? 2 : 5;
+  const inputs = await Promise.all(
+    FIXTURES.map(async (name) => {
+      const bytes = fs.readFileSync(path.join(config.ANIMEFY_FIXTURES_DIR, name));
+      return sharp(bytes).resize(512, 512, { fit: 'inside' }).jpeg({ quality: 90 }).toBuffer();
+    }),
+  );
+
+  // Each user may have all of their jobs in line at once here (the default cap is 2).
+  const pool = WorkerPool.fromConfig(config);
+  const queue = new EmbeddedQueue({
+    pool,
+    concurrency: config.ANIMEFY_CONCURRENCY,
+    maxQueued: users * perUser,
+    maxPerUser: perUser,
+    maxInputBytes: config.ANIMEFY_MAX_INPUT_BYTES,
+  });
+  await pool.warmUp();
+  await (await queue.submit(request(inputs[0], 'warmup'))).result; // models loaded in the worker
+
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  const rss = sampleRss();
+  loop.enable();
+  const started = performance.now();
+  const acks: number[] = [];
+  const submissions: Promise<JobHandle>[] = [];
+  for (let j = 0; j < perUser; j++) {
+    for (let u = 0; u < users; u++) {
+      const t = performance.now();
+      submissions.push(
+        queue.submit(request(inputs[(u + j) % inputs.length], `user${u}`)).then((handle) => {
+          acks.push(performance.now() - t);
+          return handle;
+        }),
+      );
+    }
+  }
+  const handles = await Promise.all(submissions);
+  const latencies = await Promise.all(
+    handles.map((h) =>
+      h.result.then(
+        () => performance.now() - started,
+        () => NaN,
+      ),
+    ),
+  );
+  const elapsed = performance.now() - started;
+  loop.disable();
+  const botPeakRssMb = rss.stop();
+  const workerPeakRssMb = Math.round(pool.pids().reduce((sum, pid) => sum + peakRss(pid), 0) / 2 ** 20);
+  await queue.close();
+
+  const failed = latencies.filter((l) => Number.isNaN(l)).length;
+  const jobs = users * perUser;
+  const summary = {
+    jobs,
+    users,
+    concurrency: config.ANIMEFY_CONCURRENCY,
+    failed,
+    ackP50Ms: round(median(acks)),
+    ackP99Ms: round(percentile(acks, 99)),
+    ackTargetMs: ACK_TARGET_MS,
+    loopDelayMaxMs: round(loop.max / 1e6),
+    loopDelayP99Ms: round(loop.percentile(99) / 1e6),
+    loopTargetMs: LOOP_TARGET_MS,
+    throughputPerMin: round((jobs / elapsed) * 60_000),
+    secondsPerJob: round(elapsed / jobs / 1000, 2),
+    latencyP50S: round(median(latencies) / 1000, 1),
+    latencyMaxS: round(Math.max(...latencies) / 1000, 1),
+    botPeakRssMb,
+    workerPeakRssMb,
+  };
+  const inProcess = await inProcessLoopDelay(config, inputs[0], options.quick ? 2 : 3);
+
+  printTable('queue: 50 jobs from 10 users (embedded, worker processes)', [
+    { measure: 'submit acknowledged p50 / p99 (ms)', value: `${summary.ackP50Ms} / ${summary.ackP99Ms}`, target: `p99 < ${ACK_TARGET_MS}` },
+    { measure: 'bot event-loop delay max / p99 (ms)', value: `${summary.loopDelayMaxMs} / ${summary.loopDelayP99Ms}`, target: `max < ${LOOP_TARGET_MS}` },
+    { measure: 'throughput (jobs/min)', value: summary.throughputPerMin, target: '' },
+    { measure: 'job latency p50 / max (s)', value: `${summary.latencyP50S} / ${summary.latencyMaxS}`, target: '' },
+    { measure: 'peak RSS bot / workers (MB)', value: `${botPeakRssMb} / ${workerPeakRssMb}`, target: '' },
+    { measure: 'failed jobs', value: failed, target: '0' },
+    { measure: 'event-loop delay max if run in-process (ms)', value: inProcess, target: '(why workers)' },
+  ]);
+  return { name: 'queue', results: [{ ...summary, inProcessLoopDelayMaxMs: inProcess }], peakRssMb: botPeakRssMb };
+}
+
+function request(input: Buffer, user: string): JobRequest {
+  return {
+    input,
+    kind: 'image',
+    options: { style: 'hayao', mode: 'full', upscale: 1, quality: 'fast' },
+    requester: { platform: 'bench', userId: user },
+  };
+}
+
+/** The event-loop delay a bot would see if it ran the pipeline itself. */
+async function inProcessLoopDelay(config: ReturnType<typeof getConfig>, input: Buffer, runs: number): Promise<number> {
+  const animefier = Animefier.fromConfig(config);
+  const request = { style: 'hayao', mode: 'full', upscale: 1, quality: 'fast', format: 'jpeg' } as const;
+  await animefier.animefy(input, request);
+  const loop = monitorEventLoopDelay({ resolution: 5 });
+  loop.enable();
+  for (let i = 0; i < runs; i++) await animefier.animefy(input, request);
+  loop.disable();
+  await animefier.dispose();
+  return round(loop.max / 1e6);
+}
+
+function sampleRss(): { stop(): number } {
+  let peak = process.memoryUsage.rss();
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      return Math.round(Math.max(peak, process.memoryUsage.rss()) / 2 ** 20);
+    },
+  };
+}
+
+/** Peak resident memory of a process (VmHWM, Linux); 0 elsewhere. */
+function peakRss(pid: number): number {
+  try {
+    const match = /VmHWM:\s+(\d+)\s+kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function round(value: number, digits = 0): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
