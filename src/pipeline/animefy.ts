@@ -115,6 +115,10 @@ const STAGE_WEIGHT: Record<Stage, number> = {
   encode: 4,
 };
 
+export function isStage(value: unknown): value is Stage {
+  return typeof value === 'string' && Object.hasOwn(STAGE_WEIGHT, value);
+}
+
 class Progress {
   private readonly plan: Stage[];
   private readonly total: number;
