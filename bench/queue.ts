@@ -1,6 +1,7 @@
 /**
- * Queue benchmark (embedded backend, real worker processes, real models): 50 jobs from 10 users
- * submitted at once. Reports the time to acknowledge each submit (target p99 < 300 ms), the largest
+ * Queue benchmark (real worker processes, real models): 50 jobs from 10 users submitted at once, on
+ * the embedded backend and — when a Redis is configured (ANIMEFY_REDIS_URL or ANIMEFY_TEST_REDIS_URL)
+ * — through BullMQ. Reports the time to acknowledge each submit (target p99 < 300 ms), the largest
  * event-loop delay in this process — the bot's — while the jobs run (target < 50 ms), throughput,
  * per-job latency, and peak memory of this process and of the worker processes.
  *
@@ -10,11 +11,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Queue } from 'bullmq';
 import sharp from 'sharp';
-import { getConfig } from '../src/config.ts';
+import { getConfig, parseConfig, type Config } from '../src/config.ts';
 import { Animefier } from '../src/pipeline/animefy.ts';
 import { EmbeddedQueue } from '../src/queue/embedded.ts';
-import type { JobHandle, JobRequest } from '../src/queue/types.ts';
+import { RedisQueue } from '../src/queue/redis.ts';
+import { RedisWorker } from '../src/queue/redis-worker.ts';
+import type { JobHandle, JobQueue, JobRequest } from '../src/queue/types.ts';
 import { WorkerPool } from '../src/queue/worker-pool.ts';
 import { median, percentile, printTable, type BenchSection } from './report.ts';
 
@@ -32,17 +36,82 @@ export async function benchQueue(options: { quick: boolean }): Promise<BenchSect
       return sharp(bytes).resize(512, 512, { fit: 'inside' }).jpeg({ quality: 90 }).toBuffer();
     }),
   );
+  const results: Record<string, unknown>[] = [];
+  const rows: Record<string, unknown>[] = [];
 
   // Each user may have all of their jobs in line at once here (the default cap is 2).
+  const limits = { ANIMEFY_MAX_QUEUED: String(users * perUser), ANIMEFY_MAX_JOBS_PER_USER: String(perUser) };
+  const embedded = await runLoad(await startEmbedded(parseConfig({ ...process.env, ...limits, ANIMEFY_REDIS_URL: '' })), inputs, users, perUser);
+  results.push(embedded);
+  rows.push(...tableRows(embedded));
+
+  // The same load through BullMQ when a Redis is at hand (a worker in this process, its pipeline in
+  // worker processes as always).
+  const redisUrl = config.ANIMEFY_REDIS_URL ?? process.env.ANIMEFY_TEST_REDIS_URL;
+  if (redisUrl) {
+    const queueName = `animefy-bench-${Date.now()}`;
+    const redisConfig = parseConfig({ ...process.env, ...limits, ANIMEFY_REDIS_URL: redisUrl, ANIMEFY_REDIS_QUEUE: queueName });
+    const redis = await runLoad(await startRedis(redisConfig), inputs, users, perUser);
+    results.push(redis);
+    rows.push(...tableRows(redis));
+  } else {
+    process.stderr.write('bench: queue over Redis skipped (set ANIMEFY_REDIS_URL or ANIMEFY_TEST_REDIS_URL)\n');
+  }
+
+  const inProcess = await inProcessLoopDelay(config, inputs[0], options.quick ? 2 : 3);
+  rows.push({ backend: '-', measure: 'event-loop delay max if run in-process (ms)', value: inProcess, target: '(why workers)' });
+  printTable(`queue: ${users * perUser} jobs from ${users} users submitted at once`, rows);
+  return {
+    name: 'queue',
+    results: results.map((r) => ({ ...r, inProcessLoopDelayMaxMs: inProcess })),
+    peakRssMb: Math.max(...results.map((r) => Number(r.botPeakRssMb))),
+  };
+}
+
+interface LoadTarget {
+  backend: string;
+  queue: JobQueue;
+  /** Worker processes that ran the pipeline (for their peak memory). */
+  pids(): number[];
+  close(): Promise<void>;
+}
+
+async function startEmbedded(config: Config): Promise<LoadTarget> {
   const pool = WorkerPool.fromConfig(config);
   const queue = new EmbeddedQueue({
     pool,
     concurrency: config.ANIMEFY_CONCURRENCY,
-    maxQueued: users * perUser,
-    maxPerUser: perUser,
+    maxQueued: config.ANIMEFY_MAX_QUEUED,
+    maxPerUser: config.ANIMEFY_MAX_JOBS_PER_USER,
     maxInputBytes: config.ANIMEFY_MAX_INPUT_BYTES,
   });
   await pool.warmUp();
+  return { backend: 'embedded', queue, pids: () => pool.pids(), close: () => queue.close() };
+}
+
+async function startRedis(config: Config): Promise<LoadTarget> {
+  const pool = WorkerPool.fromConfig(config);
+  await pool.warmUp();
+  const worker = await RedisWorker.start(config, { pool });
+  const queue = await RedisQueue.connect(config);
+  return {
+    backend: 'redis',
+    queue,
+    pids: () => pool.pids(),
+    async close() {
+      await queue.close();
+      await worker.close();
+      await pool.close();
+      // The bench's own queue: leave nothing behind in Redis.
+      const admin = new Queue(config.ANIMEFY_REDIS_QUEUE, { connection: { url: config.ANIMEFY_REDIS_URL } });
+      await admin.obliterate({ force: true });
+      await admin.close();
+    },
+  };
+}
+
+async function runLoad(target: LoadTarget, inputs: Buffer[], users: number, perUser: number): Promise<Record<string, unknown>> {
+  const { queue } = target;
   await (await queue.submit(request(inputs[0], 'warmup'))).result; // models loaded in the worker
 
   const loop = monitorEventLoopDelay({ resolution: 5 });
@@ -74,18 +143,18 @@ export async function benchQueue(options: { quick: boolean }): Promise<BenchSect
   const elapsed = performance.now() - started;
   loop.disable();
   const botPeakRssMb = rss.stop();
-  const workerPeakRssMb = Math.round(pool.pids().reduce((sum, pid) => sum + peakRss(pid), 0) / 2 ** 20);
-  await queue.close();
+  const workerPeakRssMb = Math.round(target.pids().reduce((sum, pid) => sum + peakRss(pid), 0) / 2 ** 20);
+  await target.close();
 
-  const failed = latencies.filter((l) => Number.isNaN(l)).length;
   const jobs = users * perUser;
-  const summary = {
+  return {
+    backend: target.backend,
     jobs,
     users,
-    concurrency: config.ANIMEFY_CONCURRENCY,
-    failed,
-    ackP50Ms: round(median(acks)),
-    ackP99Ms: round(percentile(acks, 99)),
+    concurrency: getConfig().ANIMEFY_CONCURRENCY,
+    failed: latencies.filter((l) => Number.isNaN(l)).length,
+    ackP50Ms: round(median(acks), 1),
+    ackP99Ms: round(percentile(acks, 99), 1),
     ackTargetMs: ACK_TARGET_MS,
     loopDelayMaxMs: round(loop.max / 1e6),
     loopDelayP99Ms: round(loop.percentile(99) / 1e6),
@@ -97,18 +166,18 @@ export async function benchQueue(options: { quick: boolean }): Promise<BenchSect
     botPeakRssMb,
     workerPeakRssMb,
   };
-  const inProcess = await inProcessLoopDelay(config, inputs[0], options.quick ? 2 : 3);
+}
 
-  printTable('queue: 50 jobs from 10 users (embedded, worker processes)', [
-    { measure: 'submit acknowledged p50 / p99 (ms)', value: `${summary.ackP50Ms} / ${summary.ackP99Ms}`, target: `p99 < ${ACK_TARGET_MS}` },
-    { measure: 'bot event-loop delay max / p99 (ms)', value: `${summary.loopDelayMaxMs} / ${summary.loopDelayP99Ms}`, target: `max < ${LOOP_TARGET_MS}` },
-    { measure: 'throughput (jobs/min)', value: summary.throughputPerMin, target: '' },
-    { measure: 'job latency p50 / max (s)', value: `${summary.latencyP50S} / ${summary.latencyMaxS}`, target: '' },
-    { measure: 'peak RSS bot / workers (MB)', value: `${botPeakRssMb} / ${workerPeakRssMb}`, target: '' },
-    { measure: 'failed jobs', value: failed, target: '0' },
-    { measure: 'event-loop delay max if run in-process (ms)', value: inProcess, target: '(why workers)' },
-  ]);
-  return { name: 'queue', results: [{ ...summary, inProcessLoopDelayMaxMs: inProcess }], peakRssMb: botPeakRssMb };
+function tableRows(r: Record<string, unknown>): Record<string, unknown>[] {
+  const b = r.backend;
+  return [
+    { backend: b, measure: 'submit acknowledged p50 / p99 (ms)', value: `${r.ackP50Ms} / ${r.ackP99Ms}`, target: `p99 < ${ACK_TARGET_MS}` },
+    { backend: b, measure: 'bot event-loop delay max / p99 (ms)', value: `${r.loopDelayMaxMs} / ${r.loopDelayP99Ms}`, target: `max < ${LOOP_TARGET_MS}` },
+    { backend: b, measure: 'throughput (jobs/min)', value: r.throughputPerMin, target: '' },
+    { backend: b, measure: 'job latency p50 / max (s)', value: `${r.latencyP50S} / ${r.latencyMaxS}`, target: '' },
+    { backend: b, measure: 'peak RSS bot / workers (MB)', value: `${r.botPeakRssMb} / ${r.workerPeakRssMb}`, target: '' },
+    { backend: b, measure: 'failed jobs', value: r.failed, target: '0' },
+  ];
 }
 
 function request(input: Buffer, user: string): JobRequest {

@@ -81,6 +81,8 @@ export class RedisWorker {
     const name = config.ANIMEFY_REDIS_QUEUE;
     const observer = options.observer ?? NO_OBSERVER;
     const pool = options.pool ?? WorkerPool.fromConfig(config, observer);
+    // Boot the pipeline processes (and their default models) while we connect, not on the first job.
+    if (!options.pool) void pool.warmUp();
     // Blob reads and writes happen inside jobs: wait for Redis rather than fail them during a blip.
     const redis = new Redis(url, { connectionName: `animefy:${name}:worker`, maxRetriesPerRequest: null });
     const subscriber = new Redis(url, { connectionName: `animefy:${name}:cancel`, maxRetriesPerRequest: null });

@@ -27,6 +27,8 @@ const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).
 const READY_TIMEOUT_MS = 60_000;
 const RSS_POLL_MS = 500;
 const SHUTDOWN_GRACE_MS = 3000;
+/** Unix niceness of worker processes (0 normal, 19 lowest). */
+const WORKER_NICENESS = 10;
 
 export interface WorkerPoolOptions {
   /** Worker processes, i.e. jobs at once. */
@@ -173,6 +175,13 @@ export class WorkerPool {
       env: { ...process.env, ...this.options.env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
+    // Workers keep every core busy; a lower CPU priority keeps the bot's event loop (and the OS)
+    // responsive while they do, at no cost to their throughput when the bot is idle.
+    try {
+      if (child.pid !== undefined) os.setPriority(child.pid, WORKER_NICENESS);
+    } catch {
+      // not permitted here: run at normal priority
+    }
     const worker: WorkerProcess = { child, ready: Promise.resolve(), busy: false, dead: false };
     worker.ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
