@@ -36,20 +36,7 @@ async function runImage(animefier: Animefier, task: WorkerTask, context: TaskCon
     signal: context.signal,
     onProgress: context.onProgress,
   });
-  return {
-    data: result.data,
-    mime: result.mime,
-    format: result.format,
-    kind: 'image',
-    width: result.width,
-    height: result.height,
-    style: result.style,
-    mode: result.mode,
-    faces: result.faces,
-    stylizedFaces: result.stylizedFaces,
-    notes: result.notes,
-    timings: result.timings,
-  };
+  return { ...result, kind: 'image' };
 }
 
 /**

@@ -4,8 +4,8 @@
  */
 import type { AnimefyError } from '../errors.ts';
 import type { OutputFormat } from '../pipeline/encode.ts';
+import type { AnimefyResult, ProgressEvent } from '../pipeline/animefy.ts';
 import type { Mode, Quality, UpscaleFactor } from '../pipeline/modes.ts';
-import type { ProgressEvent } from '../pipeline/animefy.ts';
 
 export type MediaKind = 'image' | 'gif' | 'video';
 export const MEDIA_KINDS: readonly MediaKind[] = ['image', 'gif', 'video'];
@@ -35,21 +35,13 @@ export interface JobRequest {
   priority?: number;
 }
 
-/** What a worker hands back: everything a bot needs to reply, and nothing about the platform. */
-export interface JobResult {
-  data: Buffer;
-  mime: string;
+/**
+ * What a worker hands back: the pipeline's result (bytes, mime, size, faces, notes, stage timings)
+ * and its media kind; nothing about the platform.
+ */
+export interface JobResult extends Omit<AnimefyResult, 'format'> {
   format: string;
   kind: MediaKind;
-  width: number;
-  height: number;
-  style: string;
-  mode: Mode;
-  faces: number;
-  stylizedFaces: number;
-  notes: string[];
-  /** Milliseconds per pipeline stage, and `total`. */
-  timings: Record<string, number>;
 }
 
 /** A job as a worker receives it (both backends). */
