@@ -19,7 +19,7 @@ import { EmbeddedQueue } from '../src/queue/embedded.ts';
 import { RedisQueue } from '../src/queue/redis.ts';
 import { RedisWorker } from '../src/queue/redis-worker.ts';
 import type { JobHandle, JobQueue, JobRequest } from '../src/queue/types.ts';
-import { WorkerPool } from '../src/queue/worker-pool.ts';
+import { processMemory, WorkerPool } from '../src/queue/worker-pool.ts';
 import { median, percentile, printTable, type BenchSection } from './report.ts';
 
 const FIXTURES = ['portrait_frontal_1.jpg', 'portrait_glasses_1.jpg', 'portrait_3quarter_1.jpg', 'group_3faces.jpg', 'street_1.jpg'];
@@ -143,7 +143,7 @@ async function runLoad(target: LoadTarget, inputs: Buffer[], users: number, perU
   const elapsed = performance.now() - started;
   loop.disable();
   const botPeakRssMb = rss.stop();
-  const workerPeakRssMb = Math.round(target.pids().reduce((sum, pid) => sum + peakRss(pid), 0) / 2 ** 20);
+  const workerPeakRssMb = Math.round(target.pids().reduce((sum, pid) => sum + processMemory(pid).peak, 0) / 2 ** 20);
   await target.close();
 
   const jobs = users * perUser;
@@ -211,16 +211,6 @@ function sampleRss(): { stop(): number } {
       return Math.round(Math.max(peak, process.memoryUsage.rss()) / 2 ** 20);
     },
   };
-}
-
-/** Peak resident memory of a process (VmHWM, Linux); 0 elsewhere. */
-function peakRss(pid: number): number {
-  try {
-    const match = /VmHWM:\s+(\d+)\s+kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
 }
 
 function round(value: number, digits = 0): number {

@@ -10,7 +10,7 @@
  * (`process_*`, `nodejs_*`, event-loop lag included) keep their usual unprefixed names.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { isErrorCode, type ErrorCode } from '../errors.ts';
+import { errorText, isErrorCode, withTimeout, type ErrorCode } from '../errors.ts';
 import { childLogger } from '../log.ts';
 import type { JobOutcome, QueueObserver, WorkerRestartReason } from '../queue/observer.ts';
 import { MEDIA_KINDS, type MediaKind, type QueueStats } from '../queue/types.ts';
@@ -82,12 +82,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     if (!source) return Promise.resolve(undefined);
     if (inFlight) return inFlight;
     const fn = source;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${statsTimeoutMs} ms`)), statsTimeoutMs);
-      timer.unref();
-    });
-    inFlight = Promise.race([Promise.resolve().then(fn), timeout])
+    inFlight = withTimeout(Promise.resolve().then(fn), statsTimeoutMs, 'the queue stats source')
       .then(
         (stats) => {
           failing = false;
@@ -98,14 +93,13 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
           if (!failing) {
             failing = true;
             warn('queue stats unavailable for metrics; gauges keep their last values', {
-              err: err instanceof Error ? err.message : String(err),
+              err: errorText(err),
             });
           }
           return undefined;
         },
       )
       .finally(() => {
-        clearTimeout(timer);
         inFlight = undefined;
       });
     return inFlight;
@@ -193,7 +187,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       try {
         fn(...args);
       } catch (err) {
-        warn('metrics observer failed', { err: err instanceof Error ? err.message : String(err) });
+        warn('metrics observer failed', { err: errorText(err) });
       }
     };
 

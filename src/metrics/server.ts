@@ -6,6 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { errorText, withTimeout } from '../errors.ts';
 import { childLogger } from '../log.ts';
 
 export interface HealthReport {
@@ -36,7 +37,7 @@ const ROUTES = new Set(['/metrics', '/healthz']);
 
 function warn(message: string, err: unknown): void {
   try {
-    childLogger({ module: 'metrics-server' }).warn({ err: err instanceof Error ? err.message : String(err) }, message);
+    childLogger({ module: 'metrics-server' }).warn({ err: errorText(err) }, message);
   } catch {
     // never let logging take the endpoint down
   }
@@ -68,22 +69,11 @@ async function checkHealth(
   health: () => Promise<HealthReport>,
   timeoutMs: number,
 ): Promise<{ status: 200 | 503; body: string }> {
-  let timer: NodeJS.Timeout | undefined;
   let report: HealthReport;
   try {
-    report = await Promise.race([
-      Promise.resolve().then(health),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`health check took over ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
+    report = await withTimeout(Promise.resolve().then(health), timeoutMs, 'the health check');
   } catch (err) {
-    return {
-      status: 503,
-      body: JSON.stringify({ status: 'unhealthy', error: err instanceof Error ? err.message : String(err) }),
-    };
-  } finally {
-    clearTimeout(timer);
+    return { status: 503, body: JSON.stringify({ status: 'unhealthy', error: errorText(err) }) };
   }
   const ok = report?.ok === true;
   const status = ok ? 'ok' : 'unhealthy';

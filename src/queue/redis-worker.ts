@@ -12,7 +12,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
-import { AnimefyError, isAnimefyError } from '../errors.ts';
+import { AnimefyError, errorText, isAnimefyError } from '../errors.ts';
 import { childLogger } from '../log.ts';
 import type { ProgressEvent, Stage } from '../pipeline/animefy.ts';
 import { BlobStore, blobKey } from './blobs.ts';
@@ -20,7 +20,6 @@ import { NO_OBSERVER, type QueueObserver } from './observer.ts';
 import {
   cancelChannel,
   cancelMarkerKey,
-  errorText,
   queueStats,
   redactRedisUrl,
   requireRedisUrl,

@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents, UnrecoverableError } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
-import { AnimefyError, isAnimefyError, PERMANENT_ERRORS, type ErrorCode } from '../errors.ts';
+import { AnimefyError, errorText, isAnimefyError, PERMANENT_ERRORS, withTimeout, type ErrorCode } from '../errors.ts';
 import { childLogger } from '../log.ts';
 import { isStage, type ProgressEvent } from '../pipeline/animefy.ts';
 import { BlobStore, blobKey } from './blobs.ts';
@@ -259,7 +259,7 @@ export class RedisQueue implements JobQueue {
     // Our own client first: it fails at once when nothing listens, before BullMQ's clients (which
     // retry forever) exist.
     try {
-      await withTimeout(redis.connect(), CONNECT_TIMEOUT_MS);
+      await withTimeout(redis.connect(), CONNECT_TIMEOUT_MS, 'redis');
     } catch (err) {
       redis.disconnect();
       throw unavailable(err);
@@ -269,7 +269,7 @@ export class RedisQueue implements JobQueue {
     queue.on('error', onError);
     events.on('error', onError);
     try {
-      await withTimeout(Promise.all([queue.waitUntilReady(), events.waitUntilReady()]), CONNECT_TIMEOUT_MS);
+      await withTimeout(Promise.all([queue.waitUntilReady(), events.waitUntilReady()]), CONNECT_TIMEOUT_MS, 'redis');
     } catch (err) {
       redis.disconnect();
       await dropConnections(queue, events);
@@ -326,6 +326,7 @@ export class RedisQueue implements JobQueue {
         ttl * 1000 + ADMIT_GRACE_MS,
       ),
       SUBMIT_TIMEOUT_MS,
+      'redis',
     );
     if (slot === -2) throw new AnimefyError('USER_BUSY', { limit: config.ANIMEFY_MAX_JOBS_PER_USER });
     if (slot === -1) throw new AnimefyError('QUEUE_FULL', { queued: count });
@@ -337,7 +338,7 @@ export class RedisQueue implements JobQueue {
     const data: RedisJobData = { kind: request.kind, options: request.options, requester: request.requester, blobKey: inKey, submittedAt: now };
     let adding: Promise<unknown> | undefined;
     try {
-      await withTimeout(this.blobs.put(inKey, request.input, ttl), SUBMIT_TIMEOUT_MS);
+      await withTimeout(this.blobs.put(inKey, request.input, ttl), SUBMIT_TIMEOUT_MS, 'redis');
       adding = this.queue.add(JOB_NAME, data, {
         jobId: id,
         priority: fairPriority(slot, request.priority),
@@ -348,7 +349,7 @@ export class RedisQueue implements JobQueue {
         removeOnComplete: { age: ttl },
         removeOnFail: { age: 24 * 3600 },
       });
-      await withTimeout(adding, SUBMIT_TIMEOUT_MS);
+      await withTimeout(adding, SUBMIT_TIMEOUT_MS, 'redis');
       tracked.added = true;
     } catch (err) {
       this.jobs.delete(id);
@@ -386,7 +387,7 @@ export class RedisQueue implements JobQueue {
     clearTimeout(this.positionTimer);
     await Promise.allSettled([...this.cleanups]);
     try {
-      await withTimeout(Promise.allSettled([this.events.close(), this.queue.close()]), CLOSE_TIMEOUT_MS);
+      await withTimeout(Promise.allSettled([this.events.close(), this.queue.close()]), CLOSE_TIMEOUT_MS, 'redis');
     } catch {
       this.log.warn('redis did not answer while closing: dropping the connections');
       await dropConnections(this.queue, this.events);
@@ -418,6 +419,7 @@ export class RedisQueue implements JobQueue {
           this.log.debug({ job: id, removed: Boolean(removed) }, 'job cancelled');
         })(),
         SUBMIT_TIMEOUT_MS,
+        'redis',
       );
     } catch (err) {
       // Still cancelled for the submitter: the worker finds the marker or its result is dropped.
@@ -626,6 +628,7 @@ export async function queueStats(queue: Queue): Promise<QueueStats> {
     const [counts, workers] = await withTimeout(
       Promise.all([queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active'), queue.getWorkers()]),
       SUBMIT_TIMEOUT_MS,
+      'redis',
     );
     const n = (key: string) => counts[key] ?? 0;
     return {
@@ -662,15 +665,3 @@ async function dropConnections(queue: Queue, events: QueueEvents): Promise<void>
   await Promise.allSettled([queue.getBackend().close(true), events.getBackend().close(true)]);
 }
 
-export function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-/** Rejects with an Error when `promise` takes longer than `ms` (the work itself is not stopped). */
-export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`redis did not answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}

@@ -217,7 +217,7 @@ export class WorkerPool {
       if (this.options.maxRssBytes > 0 && process.platform === 'linux') {
         run.timers.push(
           setInterval(() => {
-            const rss = residentBytes(worker.child.pid);
+            const { rss } = processMemory(worker.child.pid);
             if (rss > this.options.maxRssBytes) {
               this.log.warn({ pid: worker.child.pid, job: task.id, rssMb: Math.round(rss / 2 ** 20) }, 'worker over its memory limit');
               this.kill(worker, new AnimefyError('OUT_OF_MEMORY'), 'oom');
@@ -322,14 +322,15 @@ export class WorkerPool {
   }
 }
 
-/** Resident memory of a process from /proc (Linux); 0 when it cannot be read. */
-function residentBytes(pid: number | undefined): number {
-  if (pid === undefined) return 0;
+/** A process's resident memory now and at its peak, from /proc (Linux); zeros when unreadable. */
+export function processMemory(pid: number | undefined): { rss: number; peak: number } {
+  if (pid === undefined) return { rss: 0, peak: 0 };
   try {
-    const match = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) * 1024 : 0;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)\\s+kB`).exec(status)?.[1] ?? 0) * 1024;
+    return { rss: kb('VmRSS'), peak: kb('VmHWM') };
   } catch {
-    return 0;
+    return { rss: 0, peak: 0 };
   }
 }
 
