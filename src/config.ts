@@ -62,6 +62,30 @@ const schema = z.object({
   /** Face detector score threshold. */
   ANIMEFY_FACE_THRESHOLD: z.coerce.number().min(0.05).max(0.99).default(0.6),
 
+  /** GIF and video: longest accepted clip in seconds. */
+  ANIMEFY_MAX_VIDEO_SECONDS: int(1, 3600).default(15),
+  /** GIF and animated WebP: most frames accepted. */
+  ANIMEFY_MAX_GIF_FRAMES: int(1, 100_000).default(150),
+  /** GIF and video: largest accepted frame in pixels (default 1920x1080; 4K is refused). */
+  ANIMEFY_MAX_VIDEO_PIXELS: int(1, 1e9).default(1920 * 1080),
+  /** GIF and video frames are stylized (and returned) at this long side at most. */
+  ANIMEFY_VIDEO_WORKING_SIZE: int(64, 4096).default(720),
+  /** Faster videos are resampled to this frame rate (fewer frames to stylize). */
+  ANIMEFY_MAX_VIDEO_FPS: int(1, 120).default(30),
+  /** Face crop resolution for GIF and video frames (384 draws finer features, 256 is ~2x faster). */
+  ANIMEFY_VIDEO_FACE_SIZE: z.coerce.number().pipe(z.union([z.literal(256), z.literal(384), z.literal(512)])).default(256),
+  /**
+   * Temporal smoothing of GIF and video output (0 = off, 1 = strongest): still parts of the picture
+   * keep their previous stylized pixels, so the style does not flicker from frame to frame.
+   */
+  ANIMEFY_TEMPORAL_SMOOTHING: z.coerce.number().min(0).max(1).default(0.8),
+  /** ffmpeg binary (default: `ffmpeg` on PATH). */
+  FFMPEG_PATH: z.string().optional(),
+  /** ffprobe binary (default: next to FFMPEG_PATH, else `ffprobe` on PATH). */
+  FFPROBE_PATH: z.string().optional(),
+  /** Where GIF and video jobs keep their temporary files (removed after every job). */
+  ANIMEFY_TEMP_DIR: z.string().optional(),
+
   /** Jobs run at once (one worker process each). One per CPU box or GPU is right for most machines. */
   ANIMEFY_CONCURRENCY: int(1, 64).default(1),
   /** Jobs waiting at most; past it new jobs are refused with a "busy, try again" message. */

@@ -10,12 +10,16 @@ import { isAnimefyError, userMessage } from '../errors.ts';
 import { getLogger, setLogLevel } from '../log.ts';
 import { Animefier, type AnimefyRequest, type ProgressEvent } from '../pipeline/animefy.ts';
 import { FORMAT_EXTENSIONS, formatFromPath, type OutputFormat } from '../pipeline/encode.ts';
+import { MediaPipeline } from '../pipeline/media/animate.ts';
+import { isMediaFormat, MEDIA_EXTENSIONS, type MediaFormat } from '../pipeline/media/frames.ts';
+import { detectMediaKind } from '../pipeline/media/sniff.ts';
 import { DEFAULT_MODE, MODES, parseMode, parseQuality, parseUpscale } from '../pipeline/modes.ts';
 import { DEFAULT_STYLE, STYLES, getStyle } from '../styles.ts';
 
 export const USAGE = `Usage: animefy <input...> [options]
 
-Turns photos into anime style.
+Turns photos, GIFs and short videos into anime style. A GIF comes back as a GIF (or MP4/WebM when
+--out names one); a video as an MP4 with its sound.
 
 Options:
   -s, --style <id>       style (default: ${DEFAULT_STYLE}); see --list-styles
@@ -33,7 +37,9 @@ ${MODES.map((m) => `  ${m.id.padEnd(11)} ${m.description}`).join('\n')}
 Examples:
   animefy photo.jpg
   animefy photo.jpg --style shinkai --upscale 2 --out result.png
-  animefy a.jpg b.jpg --mode person --out results/ --json`;
+  animefy a.jpg b.jpg --mode person --out results/ --json
+  animefy clip.gif --out clip.anime.mp4
+  animefy video.mp4 --style shinkai`;
 
 class UsageError extends Error {}
 
@@ -115,6 +121,25 @@ export async function outputPathFor(
   return { file: path.join(dir, name + FORMAT_EXTENSIONS[defaultFormat]), format: defaultFormat };
 }
 
+/** Where a GIF's or video's result goes: the --out file when it names .gif/.mp4/.webm, else GIF for a GIF, MP4 for a video. */
+export async function mediaOutputPathFor(
+  input: string,
+  kind: 'gif' | 'video',
+  style: string,
+  mode: string,
+  out: string | undefined,
+  many: boolean,
+): Promise<{ file: string; format: MediaFormat }> {
+  const name = `${path.basename(input, path.extname(input))}.${style}${mode === DEFAULT_MODE ? '' : `.${mode}`}`;
+  if (out && !many) {
+    const ext = path.extname(out).slice(1).toLowerCase();
+    const isDir = await fs.stat(out).then((s) => s.isDirectory(), () => false);
+    if (isMediaFormat(ext) && !isDir) return { file: out, format: ext };
+  }
+  const format: MediaFormat = kind === 'gif' ? 'gif' : 'mp4';
+  return { file: path.join(out ?? '.', name + MEDIA_EXTENSIONS[format]), format };
+}
+
 class ProgressLine {
   private lastStage = '';
   private readonly tty = process.stderr.isTTY;
@@ -123,7 +148,8 @@ class ProgressLine {
 
   update(event: ProgressEvent): void {
     if (this.tty) {
-      process.stderr.write(`\r\x1b[K${this.prefix} ${event.stage.padEnd(12)} ${Math.round(event.percent)}%`);
+      const frames = event.frames ? ` frame ${event.frame}/${event.frames}` : '';
+      process.stderr.write(`\r\x1b[K${this.prefix} ${event.stage.padEnd(12)} ${Math.round(event.percent)}%${frames}`);
     } else if (event.stage !== this.lastStage) {
       process.stderr.write(`${this.prefix} ${event.stage}\n`);
     }
@@ -158,6 +184,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (!process.env.LOG_LEVEL) setLogLevel('warn');
   const animefier = Animefier.fromConfig(config);
+  const media = MediaPipeline.fromConfig(config, animefier);
 
   if (options === 'list-styles') {
     process.stdout.write(`${listStyles(animefier)}\n`);
@@ -172,6 +199,29 @@ export async function main(argv: string[]): Promise<number> {
       const line = new ProgressLine(`[${index + 1}/${options.inputs.length}] ${path.basename(input)}`);
       try {
         const bytes = await readInput(input);
+        const kind = detectMediaKind(bytes);
+        if (kind === 'gif' || kind === 'video') {
+          const target = await mediaOutputPathFor(input, kind, options.style, options.request.mode, options.out, many);
+          const result = await media.animefy(bytes, {
+            ...options.request,
+            style: options.style,
+            format: target.format,
+            onProgress: (e) => line.update(e),
+          });
+          await fs.mkdir(path.dirname(target.file), { recursive: true });
+          await fs.writeFile(target.file, result.data);
+          const m = result.media;
+          line.done(
+            `→ ${target.file} (${result.width}x${result.height}, ${m.frames} frames at ${m.fps} fps${m.hasAudio ? ', with sound' : ''}, flicker ${m.flicker ?? '–'}, ${(result.timings.total / 1000).toFixed(1)} s)`,
+          );
+          for (const note of result.notes) process.stderr.write(`  note: ${note}\n`);
+          if (options.json) {
+            process.stdout.write(
+              `${JSON.stringify({ input, output: target.file, width: result.width, height: result.height, style: result.style, mode: result.mode, faces: result.faces, media: m, timings: result.timings })}\n`,
+            );
+          }
+          continue;
+        }
         const target = await outputPathFor(input, options.style, options.request.mode, options.out, many);
         const result = await animefier.animefy(bytes, {
           ...options.request,

@@ -18,8 +18,9 @@ import { encodeImage, FORMAT_MIME, type OutputFormat } from './encode.ts';
 import { cropForFrame, faceFrame, warpToCrop } from './face-align.ts';
 import { detectFaces, largestFace, type Face } from './faces.ts';
 import { applyGrade } from './grade.ts';
-import { imageToBytes, resizeImage, resizeImageLanczos, resizeMask, type Image, type Mask } from './image.ts';
+import { blendImages, imageToBytes, resizeImage, resizeImageLanczos, resizeMask, type Image, type Mask } from './image.ts';
 import type { Mode, Quality, UpscaleFactor } from './modes.ts';
+import type { CropStylizer } from './blend-faces.ts';
 import { maskCoverage, segmentPerson } from './person-mask.ts';
 import { fitToFixedTiles, runGenerator, stylizeImage } from './stylize.ts';
 import { UPSCALER_FACTOR, upscaleImage } from './upscale.ts';
@@ -34,12 +35,17 @@ export type Stage =
   | 'grade'
   | 'compose'
   | 'upscale'
-  | 'encode';
+  | 'encode'
+  /** GIF and video: frames being stylized (`frame` of `frames` in the event). */
+  | 'frames';
 
 export interface ProgressEvent {
   stage: Stage;
-  /** Overall progress of this image, 0..100. */
+  /** Overall progress of this job, 0..100. */
   percent: number;
+  /** GIF and video, stage `frames`: frames finished so far, and in all (an estimate until the end). */
+  frame?: number;
+  frames?: number;
 }
 
 export interface AnimefyRequest {
@@ -68,6 +74,24 @@ export interface AnimefyResult {
   timings: Record<string, number>;
   /** Things the user may want to know (e.g. an upscale that was capped). */
   notes: string[];
+}
+
+/** One GIF or video frame for `Animefier.stylizeFrame`. */
+export interface FrameRequest {
+  style: ResolvedStyle;
+  mode: Exclude<Mode, 'face'>;
+  quality: Quality;
+  /** Faces in `photo` pixels (tracked and smoothed by the caller). */
+  faces: readonly Face[];
+  /** Face crop resolution, fixed for the clip so faces do not change look between frames. */
+  faceCropSize: number;
+  /** Person mask at `photo` size: needed by the person and background modes, used to keep faces on the person. */
+  mask?: Mask;
+  /** Runs (or reuses) the face model on one aligned crop. */
+  stylizeCrop?: CropStylizer;
+  /** Frames with a shorter side are enlarged to it for the scene model (default 256). */
+  sceneMinSide?: number;
+  signal?: AbortSignal;
 }
 
 export interface PipelineSettings {
@@ -113,6 +137,7 @@ const STAGE_WEIGHT: Record<Stage, number> = {
   compose: 2,
   upscale: 60,
   encode: 4,
+  frames: 90,
 };
 
 export function isStage(value: unknown): value is Stage {
@@ -263,6 +288,35 @@ export class Animefier {
     };
   }
 
+  /**
+   * One frame of a GIF or video, at working size, without decode, upscale or encode: the caller (the
+   * media pipeline) supplies faces and the person mask already smoothed over time, a face crop
+   * resolution that stays fixed for the whole clip, and optionally a hook that may reuse a face's
+   * previous stylized crop. Returns the stylized frame (same size as `photo`).
+   */
+  async stylizeFrame(photo: Image, frame: FrameRequest): Promise<Image> {
+    const { style, quality, signal } = frame;
+    const silent = new Progress(['stylize']);
+    const scene = await this.stylizeScene(photo, style, quality, signal, silent, frame.sceneMinSide);
+    throwIfCancelled(signal);
+    let styled = await resizeImageLanczos(transferLowFrequencyColour(scene.styled, scene.source, style.colour), photo.width, photo.height);
+    if (style.faceModel && frame.faces.length > 0 && frame.mode !== 'background') {
+      const blended = await stylizeFaces(this.runtime, photo, styled, frame.faces, {
+        faceModel: style.faceModel,
+        cropSize: frame.faceCropSize,
+        minFaceSize: this.settings.minFaceSize,
+        personMask: frame.mask,
+        stylizeCrop: frame.stylizeCrop,
+        signal,
+      });
+      styled = blended.image;
+    }
+    styled = applyGrade(styled, style.grade);
+    if (frame.mask && frame.mode === 'person') styled = blendImages(photo, styled, frame.mask);
+    if (frame.mask && frame.mode === 'background') styled = blendImages(styled, photo, frame.mask);
+    return styled;
+  }
+
   async dispose(): Promise<void> {
     await this.runtime.dispose();
   }
@@ -328,12 +382,14 @@ export class Animefier {
     quality: Quality,
     signal: AbortSignal | undefined,
     progress: Progress,
+    minSide?: number,
   ): Promise<{ styled: Image; source: Image }> {
     const fixedSize = this.runtime.entry(style.sceneModel).fixedSize;
     const k = quality === 'fast' && fixedSize ? fitToFixedTiles(photo.width, photo.height, fixedSize) : this.canvasScale(photo, quality);
     const source = k < 1 ? resizeImage(photo, Math.round(photo.width * k), Math.round(photo.height * k)) : photo;
     const styled = await stylizeImage(this.runtime, style.sceneModel, source, {
       tilePixels: this.settings.tilePixels,
+      minSide,
       signal,
       onProgress: (f) => progress.report('stylize', f),
     });

@@ -26,6 +26,10 @@ export interface FaceStylizeOptions {
   faceModel: string;
   /** Largest crop resolution (384 or 512; the model needs at least 384). */
   maxCropSize?: number;
+  /** Every face at this crop resolution (video: fixed for the clip, so a face never changes look). */
+  cropSize?: number;
+  /** Runs the face model on an aligned crop; video passes one that may reuse the previous frame's. */
+  stylizeCrop?: CropStylizer;
   /** Faces whose box is smaller than this (px) stay with the scene model. */
   minFaceSize: number;
   /** Optional person mask (the target's size): the face region never reaches into the background. */
@@ -35,6 +39,12 @@ export interface FaceStylizeOptions {
   signal?: AbortSignal;
   onProgress?: (fraction: number) => void;
 }
+
+/**
+ * Stylizes one aligned face crop: `run` is the face model; a caller may instead return an earlier
+ * result for the same face (`face` is the object it passed in).
+ */
+export type CropStylizer = (face: Face, crop: Image, run: (crop: Image) => Promise<Image>) => Promise<Image>;
 
 export interface FaceStylizeResult {
   image: Image;
@@ -81,8 +91,10 @@ export async function stylizeFaces(
   for (const face of eligible) {
     throwIfCancelled(options.signal);
     const frame = faceFrame(face, options.margin ?? 1);
-    const crop = cropForFrame(frame, faceCropSize(2 * frame.half, entry.fixedSize, options.maxCropSize));
-    const styled = await runGenerator(runtime, options.faceModel, warpToCrop(photo, crop), entry.multipleOf, entry.fixedSize);
+    const crop = cropForFrame(frame, entry.fixedSize ?? options.cropSize ?? faceCropSize(2 * frame.half, entry.fixedSize, options.maxCropSize));
+    const run = (input: Image) => runGenerator(runtime, options.faceModel, input, entry.multipleOf, entry.fixedSize);
+    const photoCrop = warpToCrop(photo, crop);
+    const styled = options.stylizeCrop ? await options.stylizeCrop(face, photoCrop, run) : await run(photoCrop);
     let ellipse = masks.get(crop.size);
     if (!ellipse) {
       ellipse = faceEllipseMask(crop.size);

@@ -270,7 +270,7 @@ function progressReporter(job: Job, log: Logger): (event: ProgressEvent) => void
     if (event.stage === stage && now - sentAt < PROGRESS_INTERVAL_MS) return;
     stage = event.stage;
     sentAt = now;
-    job.updateProgress({ stage: event.stage, percent: event.percent }).catch((err: unknown) => {
+    job.updateProgress({ ...event }).catch((err: unknown) => {
       log.debug({ err: errorText(err) }, 'progress update failed');
     });
   };

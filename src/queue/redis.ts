@@ -644,9 +644,11 @@ export async function queueStats(queue: Queue): Promise<QueueStats> {
 
 function toProgressEvent(data: unknown): ProgressEvent | undefined {
   if (!data || typeof data !== 'object') return undefined;
-  const { stage, percent } = data as Record<string, unknown>;
+  const { stage, percent, frame, frames } = data as Record<string, unknown>;
   if (!isStage(stage) || typeof percent !== 'number') return undefined;
-  return { stage, percent };
+  const event: ProgressEvent = { stage, percent };
+  if (typeof frame === 'number' && typeof frames === 'number') Object.assign(event, { frame, frames });
+  return event;
 }
 
 function parseMeta(value: unknown): RedisJobMeta {

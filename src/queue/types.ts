@@ -4,6 +4,8 @@
  */
 import type { AnimefyError } from '../errors.ts';
 import type { OutputFormat } from '../pipeline/encode.ts';
+import type { MediaDetails } from '../pipeline/media/animate.ts';
+import type { MediaFormat } from '../pipeline/media/frames.ts';
 import type { AnimefyResult, ProgressEvent } from '../pipeline/animefy.ts';
 import type { Mode, Quality, UpscaleFactor } from '../pipeline/modes.ts';
 
@@ -21,8 +23,12 @@ export interface JobOptions {
   mode: Mode;
   upscale: UpscaleFactor;
   quality: Quality;
-  /** Output format for pictures; the input's own format when unset. */
-  format?: OutputFormat;
+  /**
+   * Output format: png/jpeg/webp for pictures (default: PNG with transparency, else JPEG), gif/mp4/webm
+   * for GIFs and videos (default: GIF for a GIF, MP4 for a video). A format of the other family is
+   * ignored, so one request shape serves whatever the user sent.
+   */
+  format?: OutputFormat | MediaFormat;
 }
 
 export interface JobRequest {
@@ -42,6 +48,8 @@ export interface JobRequest {
 export interface JobResult extends Omit<AnimefyResult, 'format'> {
   format: string;
   kind: MediaKind;
+  /** GIF and video: frames, fps, duration, audio, flicker index. */
+  media?: MediaDetails;
 }
 
 /** A job as a worker receives it (both backends). */

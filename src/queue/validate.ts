@@ -3,7 +3,8 @@
  * instead of after waiting in line. The pipeline checks the media itself again (it is the authority).
  */
 import { AnimefyError, formatBytes } from '../errors.ts';
-import { OUTPUT_FORMATS } from '../pipeline/encode.ts';
+import { isOutputFormat, OUTPUT_FORMATS } from '../pipeline/encode.ts';
+import { isMediaFormat, MEDIA_FORMATS } from '../pipeline/media/frames.ts';
 import { parseMode, parseQuality, parseUpscale } from '../pipeline/modes.ts';
 import { getStyle } from '../styles.ts';
 import { MEDIA_KINDS, type JobRequest } from './types.ts';
@@ -22,8 +23,11 @@ export function validateRequest(request: JobRequest, limits: SubmitLimits): void
   parseMode(options.mode);
   parseUpscale(options.upscale);
   parseQuality(options.quality);
-  if (options.format !== undefined && !OUTPUT_FORMATS.includes(options.format)) {
-    throw new AnimefyError('BAD_OPTION', { detail: `Output format must be one of ${OUTPUT_FORMATS.join(', ')}.` });
+  if (options.format !== undefined && !isOutputFormat(options.format) && !isMediaFormat(options.format)) {
+    throw new AnimefyError('BAD_OPTION', { detail: `Output format must be one of ${[...OUTPUT_FORMATS, ...MEDIA_FORMATS].join(', ')}.` });
+  }
+  if (options.mode === 'face' && kind !== 'image') {
+    throw new AnimefyError('BAD_OPTION', { detail: 'Face mode works on photos. For GIFs and videos use full, person or background.' });
   }
   if (request.priority !== undefined && !Number.isFinite(request.priority)) {
     throw new AnimefyError('BAD_OPTION', { detail: 'Priority must be a number.' });

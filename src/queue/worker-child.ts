@@ -7,6 +7,8 @@ import { AnimefyError, isAnimefyError } from '../errors.ts';
 import { getConfig } from '../config.ts';
 import { childLogger } from '../log.ts';
 import { Animefier } from '../pipeline/animefy.ts';
+import { MediaPipeline } from '../pipeline/media/animate.ts';
+import { sweepStaleTempDirs } from '../pipeline/media/temp.ts';
 import { DEFAULT_STYLE, getStyle, styleModels } from '../styles.ts';
 import { runTask } from './job-runner.ts';
 import type { ChildMessage, ParentMessage } from './worker-protocol.ts';
@@ -18,7 +20,9 @@ if (!process.send) {
   process.exit(2);
 }
 
-const animefier = Animefier.fromConfig(getConfig());
+const config = getConfig();
+const animefier = Animefier.fromConfig(config);
+const media = MediaPipeline.fromConfig(config, animefier);
 const running = new Map<string, AbortController>();
 
 function send(message: ChildMessage): void {
@@ -30,7 +34,7 @@ async function run(message: Extract<ParentMessage, { type: 'run' }>): Promise<vo
   const controller = new AbortController();
   running.set(task.id, controller);
   try {
-    const result = await runTask(animefier, { ...task, input: Buffer.from(task.input.buffer, task.input.byteOffset, task.input.byteLength) }, {
+    const result = await runTask({ animefier, media }, { ...task, input: Buffer.from(task.input.buffer, task.input.byteOffset, task.input.byteLength) }, {
       signal: controller.signal,
       onProgress: (event) => send({ type: 'progress', id: task.id, event }),
     });
@@ -62,6 +66,11 @@ process.on('message', (message: ParentMessage) => {
 process.on('disconnect', () => process.exit(0));
 
 send({ type: 'ready' });
+
+// Temporary directories of workers that were killed mid-job (the pool replaces them at once).
+void sweepStaleTempDirs(config.ANIMEFY_TEMP_DIR).then((removed) => {
+  if (removed > 0) log.info({ removed }, 'removed temporary files left by stopped workers');
+});
 
 /**
  * Loads the models of the default path while the worker waits for its first job, so that job does

@@ -174,6 +174,8 @@ export class WorkerPool {
       serialization: 'advanced',
       env: { ...process.env, ...this.options.env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // Its own process group, so killing a worker also kills the ffmpeg processes it started.
+      detached: true,
     });
     // Workers keep every core busy; a lower CPU priority keeps the bot's event loop (and the OS)
     // responsive while they do, at no cost to their throughput when the bot is idle.
@@ -186,7 +188,7 @@ export class WorkerPool {
     worker.ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.log.error({ pid: child.pid }, 'worker process did not start in time');
-        child.kill('SIGKILL');
+        killProcessGroup(child);
         reject(new AnimefyError('WORKER_CRASHED'));
       }, READY_TIMEOUT_MS);
       child.once('message', () => {
@@ -258,6 +260,12 @@ export class WorkerPool {
   private onExit(worker: WorkerProcess, code: number | null, signal: NodeJS.Signals | null): void {
     const expected = worker.dead; // killed by us (timeout, memory, cancel, shutdown)
     worker.dead = true;
+    // Anything it started (ffmpeg) goes with it, also when something else killed it (the OOM killer).
+    try {
+      if (worker.child.pid !== undefined) process.kill(-worker.child.pid, 'SIGKILL');
+    } catch {
+      // the group is already empty
+    }
     const index = this.workers.indexOf(worker);
     if (index >= 0) this.workers.splice(index, 1);
     if (worker.run) {
@@ -279,7 +287,7 @@ export class WorkerPool {
     this.log.warn({ pid: worker.child.pid, job: run.task.id, kind: run.task.kind, code: error.code }, 'stopping worker process');
     this.settle(worker, () => run.reject(error));
     worker.dead = true;
-    worker.child.kill('SIGKILL');
+    killProcessGroup(worker.child);
     this.observer.workerRestarted(reason);
     const index = this.workers.indexOf(worker);
     if (index >= 0) this.workers.splice(index, 1);
@@ -316,9 +324,19 @@ export class WorkerPool {
     const run = worker.run;
     if (run) this.settle(worker, () => run.reject(new AnimefyError('CANCELLED')));
     this.send(worker, { type: 'shutdown' });
-    const timer = setTimeout(() => worker.child.kill('SIGKILL'), SHUTDOWN_GRACE_MS);
+    const timer = setTimeout(() => killProcessGroup(worker.child), SHUTDOWN_GRACE_MS);
     await exited;
     clearTimeout(timer);
+  }
+}
+
+/** SIGKILLs a worker and everything it started (its process group; the worker alone where that fails). */
+function killProcessGroup(child: ChildProcess): void {
+  try {
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(-child.pid, 'SIGKILL');
+    else child.kill('SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
   }
 }
 

@@ -1,0 +1,517 @@
+/**
+ * GIF and video through the picture pipeline, frame by frame:
+ *
+ *   sniff + limits → probe (ffprobe) → decode (ffmpeg, raw RGB over a pipe, streamed)
+ *     → per frame: faces (tracked, smoothed) → person mask (smoothed) → Animefier.stylizeFrame
+ *       → temporal blend → encode (ffmpeg: H.264/VP9 + the original audio, or GIF with one palette)
+ *
+ * Frames are stylized at most ANIMEFY_VIDEO_WORKING_SIZE on the long side, at the source frame rate
+ * (capped at ANIMEFY_MAX_VIDEO_FPS); MP4/WebM keep the source duration and its audio, GIF keeps every
+ * frame's delay and the loop count. Only a few frames are in memory at a time (the face smoothing
+ * window). All temporary files live in one directory that is removed whatever happens, and every
+ * ffmpeg process is killed when the job fails or is cancelled.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import sharp, { type OutputInfo } from 'sharp';
+import type { Config } from '../../config.ts';
+import { AnimefyError, throwIfCancelled } from '../../errors.ts';
+import type { Animefier, AnimefyResult, ProgressEvent } from '../animefy.ts';
+import { detectFaces, type Face } from '../faces.ts';
+import { imageFromBytes, imageToBytes } from '../image.ts';
+import type { Mode, Quality, UpscaleFactor } from '../modes.ts';
+import { segmentPerson } from '../person-mask.ts';
+import { isGif, readGifTiming, readWebpTiming, writeGifTiming, type AnimationTiming } from './animation-timing.ts';
+import { FfmpegError, resolveFfmpegPaths, runFfmpeg, spawnFfmpeg, type FfmpegPaths, type FfmpegProcess } from './ffmpeg.ts';
+import { decodeArgs, encodeArgs, FrameWriter, MEDIA_MIME, readRawFrames, type MediaFormat } from './frames.ts';
+import { probeMedia, type AudioInfo, type MediaInfo } from './probe.ts';
+import { detectMediaKind } from './sniff.ts';
+import { withTempDir } from './temp.ts';
+import { FACE_WINDOW, FaceCropCache, FaceTracker, FlickerMeter, MaskSmoother, TemporalBlender } from './temporal.ts';
+
+export interface MediaSettings {
+  maxSeconds: number;
+  maxGifFrames: number;
+  maxPixels: number;
+  workingSize: number;
+  maxFps: number;
+  faceCropSize: number;
+  /** Temporal smoothing strength, 0..1. */
+  temporal: number;
+  faceThreshold: number;
+  tempDir?: string;
+  paths: FfmpegPaths;
+}
+
+export function mediaSettingsFromConfig(config: Config): MediaSettings {
+  return {
+    maxSeconds: config.ANIMEFY_MAX_VIDEO_SECONDS,
+    maxGifFrames: config.ANIMEFY_MAX_GIF_FRAMES,
+    maxPixels: config.ANIMEFY_MAX_VIDEO_PIXELS,
+    workingSize: config.ANIMEFY_VIDEO_WORKING_SIZE,
+    maxFps: config.ANIMEFY_MAX_VIDEO_FPS,
+    faceCropSize: config.ANIMEFY_VIDEO_FACE_SIZE,
+    temporal: config.ANIMEFY_TEMPORAL_SMOOTHING,
+    faceThreshold: config.ANIMEFY_FACE_THRESHOLD,
+    tempDir: config.ANIMEFY_TEMP_DIR,
+    paths: resolveFfmpegPaths(config),
+  };
+}
+
+export interface MediaRequest {
+  style: string;
+  mode: Mode;
+  quality: Quality;
+  /** Output format; default GIF for a GIF or animated WebP, MP4 for a video. */
+  format?: MediaFormat;
+  /** Not applied to frames (too slow per frame); asking for it adds a note. */
+  upscale?: UpscaleFactor;
+  /** Overrides the configured temporal smoothing (0 = off). */
+  temporal?: number;
+  signal?: AbortSignal;
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+export interface MediaDetails {
+  /** Frames stylized (and in the output). */
+  frames: number;
+  fps: number;
+  /** Seconds. */
+  duration: number;
+  hasAudio: boolean;
+  /** Output change over input change between consecutive frames (see temporal.ts); ≤ 1.3 is the goal. */
+  flicker?: number;
+  /** Face model runs, and face crops reused from an earlier frame. */
+  faceRuns: number;
+  faceReuses: number;
+}
+
+export interface MediaResult extends Omit<AnimefyResult, 'format'> {
+  format: MediaFormat;
+  media: MediaDetails;
+}
+
+/** A decoded clip as the frame loop sees it. */
+interface FrameSource {
+  /** Working (output) size. */
+  width: number;
+  height: number;
+  /** Frames expected (exact for GIF and WebP, from duration × rate for video). */
+  expected: number;
+  /** Raw frame rate written to the encoder. */
+  rate: string;
+  fps: number;
+  /** Per-frame delays in ms (GIF/WebP), else undefined (constant rate). */
+  delays?: number[];
+  loop: number | null;
+  audio?: AudioInfo;
+  duration: number;
+  frames(): AsyncGenerator<Buffer>;
+  /** Waits for the decoder to exit; rejects if it failed. */
+  finished(): Promise<void>;
+  /** Kills the decoder (idempotent). */
+  stop(): void;
+}
+
+/**
+ * Frames with a shorter side are enlarged for the scene model. Photos use 256 (finer strokes); for
+ * frames 160 keeps the look (bolder strokes) at half the cost of a 320x180 GIF frame.
+ */
+const SCENE_MIN_SIDE = 160;
+const PROBE_PERCENT = 2;
+const FRAMES_PERCENT = 95;
+
+export class MediaPipeline {
+  constructor(
+    readonly animefier: Animefier,
+    readonly settings: MediaSettings,
+  ) {}
+
+  static fromConfig(config: Config, animefier: Animefier): MediaPipeline {
+    return new MediaPipeline(animefier, mediaSettingsFromConfig(config));
+  }
+
+  async animefy(input: Uint8Array, request: MediaRequest): Promise<MediaResult> {
+    const started = performance.now();
+    const { signal } = request;
+    if (request.mode === 'face') {
+      throw new AnimefyError('BAD_OPTION', { detail: 'Face mode works on photos. For GIFs and videos use full, person or background.' });
+    }
+    const mode = request.mode;
+    const style = this.animefier.style(request.style);
+    const sniffed = detectMediaKind(input);
+    if (sniffed === 'image') throw new AnimefyError('NOT_A_VIDEO');
+    const webp = readWebpTiming(input);
+    const gif = !webp && isGif(input) ? readGifTiming(input) : undefined;
+    const timing = webp ?? gif;
+    if (timing && timing.frames > this.settings.maxGifFrames) {
+      throw new AnimefyError('TOO_MANY_FRAMES', { frames: timing.frames, limit: this.settings.maxGifFrames });
+    }
+    const format = request.format ?? (timing ? 'gif' : 'mp4');
+    const notes: string[] = [];
+    if (request.upscale && request.upscale > 1) notes.push('Upscaling is for photos; GIFs and videos keep their working size.');
+    const report = (event: ProgressEvent) => request.onProgress?.(event);
+    report({ stage: 'decode', percent: 0 });
+
+    return withTempDir(this.settings.tempDir, async (dir) => {
+      const inputFile = path.join(dir, webp ? 'input.webp' : gif ? 'input.gif' : 'input');
+      await writeFile(inputFile, input);
+      const timings: Record<string, number> = {};
+      let t0 = performance.now();
+      const source = webp
+        ? await this.openWebp(input, webp, format)
+        : await this.openWithFfmpeg(inputFile, gif, format, notes, signal);
+      timings.decode = Math.round(performance.now() - t0);
+      report({ stage: 'decode', percent: PROBE_PERCENT });
+
+      const output = path.join(dir, `output.${format}`);
+      const encoder = spawnFfmpeg(
+        this.settings.paths.ffmpeg,
+        encodeArgs({
+          format,
+          width: source.width,
+          height: source.height,
+          rate: format === 'gif' ? source.rate : this.encoderTiming(source).rate,
+          output,
+          audio: source.audio && { file: inputFile, info: source.audio, duration: source.duration },
+        }),
+        { signal, stdin: 'pipe', stdout: 'ignore' },
+      );
+      const writer = new FrameWriter(encoder.stdin as Writable);
+      const repeats = format === 'gif' ? undefined : this.encoderTiming(source).repeats;
+
+      t0 = performance.now();
+      let loop: FrameLoopResult;
+      try {
+        loop = await this.stylizeFrames(source, { style: request.style, mode, quality: request.quality, temporal: request.temporal, signal }, async (frame, index) => {
+          const times = repeats?.[index] ?? 1;
+          for (let r = 0; r < times; r++) await writer.write(frame);
+        }, (done) => {
+          const total = Math.max(source.expected, done);
+          report({
+            stage: 'frames',
+            percent: Math.round((PROBE_PERCENT + (FRAMES_PERCENT - PROBE_PERCENT) * (done / total)) * 10) / 10,
+            frame: done,
+            frames: total,
+          });
+        });
+        timings.frames = Math.round(performance.now() - t0);
+        t0 = performance.now();
+        report({ stage: 'encode', percent: FRAMES_PERCENT });
+        await source.finished().catch((err: unknown) => {
+          throw loop.count > 0 && isFfmpegFailure(err) ? new AnimefyError('CORRUPT_VIDEO', {}, { cause: err }) : err;
+        });
+        this.checkFrameCount(loop.count, source);
+        await writer.end();
+        await encoder.done;
+      } catch (err) {
+        source.stop();
+        encoder.kill();
+        await Promise.allSettled([source.finished(), encoder.done]);
+        throw err;
+      }
+
+      let data: Buffer = await readFile(output);
+      if (format === 'gif') {
+        const delays = source.delays ?? new Array<number>(loop.count).fill(1000 / source.fps);
+        data = writeGifTiming(data, delays.slice(0, loop.count), source.delays ? source.loop : 0);
+      }
+      timings.encode = Math.round(performance.now() - t0);
+      timings.total = Math.round(performance.now() - started);
+      Object.assign(timings, loop.timings);
+      report({ stage: 'encode', percent: 100 });
+      const duration = source.delays ? sum(source.delays.slice(0, loop.count)) / 1000 : loop.count / source.fps;
+      return {
+        data,
+        format,
+        mime: MEDIA_MIME[format],
+        width: source.width,
+        height: source.height,
+        style: style.id,
+        mode,
+        faces: loop.maxFaces,
+        stylizedFaces: loop.faceRuns,
+        timings,
+        notes,
+        media: {
+          frames: loop.count,
+          fps: Math.round(source.fps * 1000) / 1000,
+          duration: Math.round(duration * 1000) / 1000,
+          hasAudio: format !== 'gif' && !!source.audio,
+          flicker: loop.flicker,
+          faceRuns: loop.faceRuns,
+          faceReuses: loop.faceReuses,
+        },
+      };
+    });
+  }
+
+  /**
+   * The frame loop: detect faces on every frame, keep FACE_WINDOW frames of lookahead so each
+   * frame's faces are smoothed over past and future detections, stylize, blend over time, emit.
+   */
+  private async stylizeFrames(
+    source: FrameSource,
+    options: { style: string; mode: Exclude<Mode, 'face'>; quality: Quality; temporal?: number; signal?: AbortSignal },
+    emit: (frame: Buffer, index: number) => Promise<void>,
+    progress: (done: number) => void,
+  ): Promise<FrameLoopResult> {
+    const { animefier } = this;
+    const { runtime } = animefier;
+    const style = animefier.style(options.style);
+    const { signal, mode } = options;
+    const { width, height } = source;
+    const needsFaces = style.faceModel !== null && mode !== 'background';
+    const needsMask = mode === 'person' || mode === 'background';
+    const tracker = new FaceTracker(Math.max(2, Math.round(source.fps * 0.2)));
+    const crops = new FaceCropCache((face) => tracker.trackOf.get(face));
+    const masks = new MaskSmoother(0.5);
+    const blender = new TemporalBlender({ strength: options.temporal ?? this.settings.temporal });
+    const flicker = new FlickerMeter();
+    const timings = { faces: 0, stylize: 0 };
+    let maxFaces = 0;
+    let done = 0;
+    let read = 0;
+    let ended = false;
+    const pending: { index: number; bytes: Buffer }[] = [];
+
+    const finish = async (item: { index: number; bytes: Buffer }) => {
+      throwIfCancelled(signal);
+      const photo = imageFromBytes(item.bytes, width, height);
+      const faces: Face[] = needsFaces ? tracker.smoothed(item.index, ended ? read : Infinity) : [];
+      maxFaces = Math.max(maxFaces, faces.length);
+      const t = performance.now();
+      const mask = needsMask ? masks.apply(await segmentPerson(runtime, photo, 'fast')) : undefined;
+      const styled = await animefier.stylizeFrame(photo, {
+        style,
+        mode,
+        quality: options.quality,
+        faces,
+        faceCropSize: this.settings.faceCropSize,
+        mask,
+        stylizeCrop: crops.stylize,
+        sceneMinSide: SCENE_MIN_SIDE,
+        signal,
+      });
+      const out = imageToBytes(blender.apply(photo, styled));
+      timings.stylize += performance.now() - t;
+      flicker.add(item.bytes, out);
+      await emit(out, item.index);
+      progress(++done);
+    };
+
+    for await (const bytes of source.frames()) {
+      throwIfCancelled(signal);
+      const index = read++;
+      if (needsFaces) {
+        const t = performance.now();
+        tracker.add(index, await detectFaces(runtime, imageFromBytes(bytes, width, height), { threshold: this.settings.faceThreshold }));
+        timings.faces += performance.now() - t;
+      }
+      pending.push({ index, bytes });
+      if (pending.length > FACE_WINDOW) await finish(pending.shift()!);
+    }
+    ended = true;
+    while (pending.length > 0) await finish(pending.shift()!);
+    return {
+      count: done,
+      maxFaces,
+      faceRuns: crops.runs,
+      faceReuses: crops.reused,
+      flicker: flicker.index === undefined ? undefined : Math.round(flicker.index * 1000) / 1000,
+      timings: { faces: Math.round(timings.faces), stylize: Math.round(timings.stylize) },
+    };
+  }
+
+  /** Probes a GIF or video, enforces the limits, and starts its decoder. */
+  private async openWithFfmpeg(
+    file: string,
+    gif: AnimationTiming | undefined,
+    format: MediaFormat,
+    notes: string[],
+    signal: AbortSignal | undefined,
+  ): Promise<FrameSource> {
+    const { settings } = this;
+    const info = await probeMedia(settings.paths, file, { signal });
+    this.checkLimits(info, gif);
+    if (!gif) await this.checkComplete(file, info, signal);
+    const { width, height } = workingSize(info.width, info.height, settings.workingSize, format !== 'gif');
+    let rate: string | undefined;
+    let fps = info.fps;
+    if (!gif) {
+      rate = info.fps > settings.maxFps + 0.01 ? String(settings.maxFps) : info.fpsRational;
+      if (info.fps > settings.maxFps + 0.01) {
+        notes.push(`Frame rate lowered from ${Math.round(info.fps)} to ${settings.maxFps} fps.`);
+        fps = settings.maxFps;
+      }
+    }
+    const expected = gif ? gif.frames : Math.max(1, Math.round(info.duration * fps));
+    let decoder: FfmpegProcess | undefined;
+    const start = (): FfmpegProcess => {
+      decoder ??= spawnFfmpeg(settings.paths.ffmpeg, decodeArgs(file, { width, height, rate }), { signal, stdin: 'ignore', stdout: 'pipe' });
+      return decoder;
+    };
+    const delays = gif?.delays.map((d) => d);
+    return {
+      width,
+      height,
+      expected,
+      rate: gif ? rateForDelays(gif.delays).rate : rate!,
+      fps: gif ? 1000 / (sum(displayDelays(gif.delays)) / gif.frames) : fps,
+      delays,
+      loop: gif ? gif.loop : 0,
+      audio: gif ? undefined : info.audio,
+      duration: gif ? sum(displayDelays(gif.delays)) / 1000 : expected / fps,
+      frames: async function* () {
+        const proc = start();
+        try {
+          yield* readRawFrames(proc.stdout as Readable, width * height * 3);
+        } finally {
+          proc.kill(); // no-op once it has exited; stops it when the loop ended early
+        }
+      },
+      finished: () => decoder?.done ?? Promise.resolve(),
+      stop: () => decoder?.kill(),
+    };
+  }
+
+  /** Animated WebP (ffmpeg 5 cannot decode it): sharp decodes the frames, bounded by the frame limit. */
+  private async openWebp(input: Uint8Array, timing: AnimationTiming, format: MediaFormat): Promise<FrameSource> {
+    if (timing.width * timing.height > this.settings.maxPixels) {
+      throw new AnimefyError('VIDEO_TOO_LARGE', { width: timing.width, height: timing.height, limit: megapixels(this.settings.maxPixels) });
+    }
+    const { width, height } = workingSize(timing.width, timing.height, this.settings.workingSize, format !== 'gif');
+    const delays = displayDelays(timing.delays);
+    let stopped = false;
+    return {
+      width,
+      height,
+      expected: timing.frames,
+      rate: rateForDelays(timing.delays).rate,
+      fps: 1000 / (sum(delays) / timing.frames),
+      delays: timing.delays,
+      // WebP counts plays, GIF counts repeats after the first: 0 stays "forever", 1 play is no loop.
+      loop: timing.loop === null || timing.loop === 0 ? timing.loop : timing.loop === 1 ? null : timing.loop - 1,
+      duration: sum(delays) / 1000,
+      frames: async function* () {
+        let decoded: { data: Buffer; info: OutputInfo };
+        try {
+          decoded = await sharp(input, { animated: true, limitInputPixels: false })
+            .flatten({ background: '#ffffff' })
+            .raw()
+            .toBuffer({ resolveWithObject: true });
+        } catch (err) {
+          throw new AnimefyError('CORRUPT_VIDEO', {}, { cause: err });
+        }
+        const pageHeight = decoded.info.pageHeight ?? decoded.info.height;
+        const pages = Math.floor(decoded.info.height / pageHeight);
+        const channels = decoded.info.channels;
+        const pageBytes = decoded.info.width * pageHeight * channels;
+        for (let p = 0; p < pages && !stopped; p++) {
+          const page = decoded.data.subarray(p * pageBytes, (p + 1) * pageBytes);
+          yield await sharp(page, { raw: { width: decoded.info.width, height: pageHeight, channels } })
+            .removeAlpha()
+            .resize(width, height, { fit: 'fill' })
+            .raw()
+            .toBuffer();
+        }
+      },
+      finished: async () => {},
+      stop: () => {
+        stopped = true;
+      },
+    };
+  }
+
+  private checkLimits(info: MediaInfo, gif: AnimationTiming | undefined): void {
+    const { settings } = this;
+    if (info.width * info.height > settings.maxPixels) {
+      throw new AnimefyError('VIDEO_TOO_LARGE', { width: info.width, height: info.height, limit: megapixels(settings.maxPixels) });
+    }
+    if (!gif && info.duration > settings.maxSeconds + 0.5) {
+      throw new AnimefyError('VIDEO_TOO_LONG', { seconds: Math.round(info.duration), limit: settings.maxSeconds });
+    }
+    if (!gif && info.duration * Math.min(info.fps, settings.maxFps) < 0.5) throw new AnimefyError('CORRUPT_VIDEO');
+  }
+
+  /**
+   * A file cut off after its header still probes fine: count the packets actually there (a demux,
+   * no decoding) and refuse before stylizing anything when frames are missing.
+   */
+  private async checkComplete(file: string, info: MediaInfo, signal: AbortSignal | undefined): Promise<void> {
+    const { stdout } = await runFfmpeg(
+      this.settings.paths.ffprobe,
+      ['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', file],
+      { signal, timeoutMs: 60_000 },
+    );
+    const packets = Number.parseInt(stdout.toString().trim(), 10);
+    if (!Number.isFinite(packets) || packets === 0) throw new AnimefyError('CORRUPT_VIDEO');
+    if (packets < info.frames * 0.9 - 1) throw new AnimefyError('CORRUPT_VIDEO');
+  }
+
+  /** After decoding: a stream that ended well short of what its header promised was cut off. */
+  private checkFrameCount(count: number, source: FrameSource): void {
+    if (count === 0) throw new AnimefyError('CORRUPT_VIDEO');
+    if (!source.delays && count < source.expected * 0.9 - 2) throw new AnimefyError('CORRUPT_VIDEO');
+  }
+
+  /** MP4/WebM timing: a constant rate, with GIF frames repeated to honour uneven delays. */
+  private encoderTiming(source: FrameSource): { rate: string; repeats?: number[] } {
+    return source.delays ? rateForDelays(source.delays) : { rate: source.rate };
+  }
+}
+
+interface FrameLoopResult {
+  count: number;
+  maxFaces: number;
+  faceRuns: number;
+  faceReuses: number;
+  flicker?: number;
+  timings: Record<string, number>;
+}
+
+/** Working size: long side at most `limit`; even sides for H.264/VP9 (yuv420p). */
+export function workingSize(width: number, height: number, limit: number, even: boolean): { width: number; height: number } {
+  const k = Math.min(1, limit / Math.max(width, height));
+  let w = Math.max(2, Math.round(width * k));
+  let h = Math.max(2, Math.round(height * k));
+  if (even) {
+    w -= w % 2;
+    h -= h % 2;
+  }
+  return { width: w, height: h };
+}
+
+/** Delays as browsers show them: a GIF delay under 20 ms plays as 100 ms. */
+export function displayDelays(delays: readonly number[]): number[] {
+  return delays.map((d) => (d < 20 ? 100 : d));
+}
+
+/**
+ * A constant frame rate for uneven delays: the largest step (a multiple of 10 ms, at least 20 ms)
+ * that divides them all, and how many times each frame is repeated at that rate.
+ */
+export function rateForDelays(delays: readonly number[]): { rate: string; repeats: number[] } {
+  const shown = displayDelays(delays).map((d) => Math.max(10, Math.round(d / 10) * 10));
+  let step = shown.reduce((g, d) => gcd(g, d), 0);
+  if (step < 20) step = 20;
+  return { rate: `1000/${step}`, repeats: shown.map((d) => Math.max(1, Math.round(d / step))) };
+}
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+function sum(values: readonly number[]): number {
+  return values.reduce((s, v) => s + v, 0);
+}
+
+function megapixels(pixels: number): string {
+  return String(Math.round(pixels / 1e5) / 10);
+}
+
+function isFfmpegFailure(err: unknown): boolean {
+  return err instanceof FfmpegError;
+}

@@ -1,0 +1,275 @@
+/**
+ * GIF and video end to end on the real fixtures and real models: frame counts, delays, loop, size,
+ * frame rate, duration, audio, a valid fast-start MP4, the flicker index measured on the decoded files,
+ * and typed errors for bad input with no temporary file or ffmpeg process left behind.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AnimefyError, type ErrorCode } from '../../../src/errors.ts';
+import { MediaPipeline, mediaSettingsFromConfig, type MediaRequest, type MediaResult } from '../../../src/pipeline/media/animate.ts';
+import { readGifTiming } from '../../../src/pipeline/media/animation-timing.ts';
+import { liveFfmpegProcesses } from '../../../src/pipeline/media/ffmpeg.ts';
+import { config, fixture, fixturePath, sharedAnimefier } from '../../helpers/fixtures.ts';
+
+const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'animefy-media-test-'));
+const jobTemp = path.join(tempRoot, 'jobs');
+fs.mkdirSync(jobTemp);
+let media: MediaPipeline;
+
+const request: MediaRequest = { style: 'hayao', mode: 'full', quality: 'fast' };
+
+beforeAll(() => {
+  media = new MediaPipeline(sharedAnimefier(), { ...mediaSettingsFromConfig(config), tempDir: jobTemp });
+});
+afterAll(() => {
+  fs.rmSync(tempRoot, { recursive: true, force: true });
+});
+
+interface StreamInfo {
+  codec_type: string;
+  codec_name: string;
+  width?: number;
+  height?: number;
+  pix_fmt?: string;
+  r_frame_rate?: string;
+  nb_read_frames?: string;
+  duration?: string;
+}
+
+/** ffprobe, counting decoded frames (independent of the code under test). */
+function ffprobe(file: string): { streams: StreamInfo[]; format: { duration: string; format_name: string } } {
+  const out = execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-print_format', 'json', '-show_streams', '-show_format', file]);
+  return JSON.parse(out.toString());
+}
+
+function write(name: string, data: Uint8Array): string {
+  const file = path.join(tempRoot, name);
+  fs.writeFileSync(file, data);
+  return file;
+}
+
+/** Every frame of a file as raw RGB at a given size, decoded by ffmpeg. */
+function decodeFrames(file: string, width: number, height: number): Buffer[] {
+  const raw = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-fps_mode', 'passthrough', '-vf', `scale=${width}:${height}:flags=area`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], {
+    maxBuffer: 1 << 30,
+  });
+  const size = width * height * 3;
+  const frames: Buffer[] = [];
+  for (let i = 0; i + size <= raw.length; i += size) frames.push(raw.subarray(i, i + size));
+  return frames;
+}
+
+function meanChange(frames: Buffer[]): number {
+  let total = 0;
+  for (let f = 1; f < frames.length; f++) {
+    let sum = 0;
+    for (let i = 0; i < frames[f].length; i++) sum += Math.abs(frames[f][i] - frames[f - 1][i]);
+    total += sum / frames[f].length;
+  }
+  return total / (frames.length - 1);
+}
+
+/** Flicker index from the files: output change between frames over input change. */
+function flickerOfFiles(input: string, output: string, width: number, height: number): number {
+  return meanChange(decodeFrames(output, width, height)) / meanChange(decodeFrames(input, width, height));
+}
+
+function rate(fraction: string): number {
+  const [n, d] = fraction.split('/').map(Number);
+  return n / (d || 1);
+}
+
+async function failure(promise: Promise<unknown>): Promise<AnimefyError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(AnimefyError);
+  return err as AnimefyError;
+}
+
+function expectNothingLeft(): void {
+  expect(liveFfmpegProcesses()).toBe(0);
+  expect(fs.readdirSync(jobTemp)).toEqual([]);
+}
+
+describe('GIF', () => {
+  let gif: MediaResult;
+  let mp4: MediaResult;
+  const progress: { stage: string; frame?: number; frames?: number }[] = [];
+
+  beforeAll(async () => {
+    gif = await media.animefy(fixture('face_clip.gif'), { ...request, onProgress: (e) => progress.push(e) });
+    mp4 = await media.animefy(fixture('face_clip.gif'), { ...request, format: 'mp4' });
+  });
+
+  it('comes back as a GIF with the same frame count, delays, loop and size', () => {
+    expect(gif.format).toBe('gif');
+    expect(gif.mime).toBe('image/gif');
+    const source = readGifTiming(fixture('face_clip.gif'));
+    const timing = readGifTiming(gif.data);
+    expect(timing.frames).toBe(source.frames);
+    expect(timing.delays).toEqual(source.delays);
+    expect(timing.loop).toBe(source.loop);
+    expect([timing.width, timing.height]).toEqual([320, 180]);
+    const probe = ffprobe(write('out.gif', gif.data));
+    expect(Number(probe.streams[0].nb_read_frames)).toBe(30);
+    expect(gif.media.frames).toBe(30);
+    expect(gif.faces).toBeGreaterThanOrEqual(1);
+    expect(gif.stylizedFaces).toBeGreaterThanOrEqual(1);
+  });
+
+  it('reports progress frame by frame', () => {
+    const frames = progress.filter((e) => e.stage === 'frames');
+    expect(frames.map((e) => e.frame)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(frames.every((e) => e.frames === 30)).toBe(true);
+    expect(progress.at(-1)).toMatchObject({ stage: 'encode', percent: 100 });
+  });
+
+  it('converts to an H.264 MP4 (yuv420p, fast start) of the same length', () => {
+    expect(mp4.format).toBe('mp4');
+    const file = write('gif.mp4', mp4.data);
+    const probe = ffprobe(file);
+    const video = probe.streams.find((s) => s.codec_type === 'video')!;
+    expect(video.codec_name).toBe('h264');
+    expect(video.pix_fmt).toBe('yuv420p');
+    expect([video.width, video.height]).toEqual([320, 180]);
+    expect(Number(video.nb_read_frames)).toBe(30);
+    expect(Number(probe.format.duration)).toBeCloseTo(3, 1);
+    expect(probe.streams.some((s) => s.codec_type === 'audio')).toBe(false);
+    // fast start: the index (moov) comes before the media data (mdat)
+    expect(mp4.data.indexOf('moov')).toBeLessThan(mp4.data.indexOf('mdat'));
+    expect(mp4.data.length).toBeLessThan(gif.data.length);
+  });
+
+  it('does not flicker: flicker index of the decoded GIF ≤ 1.3', () => {
+    const index = flickerOfFiles(fixturePath('face_clip.gif'), write('flicker.gif', gif.data), 320, 180);
+    expect(index).toBeLessThanOrEqual(1.3);
+    expect(gif.media.flicker).toBeLessThanOrEqual(1.3);
+  });
+});
+
+describe('video', () => {
+  let result: MediaResult;
+
+  beforeAll(async () => {
+    result = await media.animefy(fixture('talking_clip.mp4'), request);
+  });
+
+  it('comes back as an MP4 with the same frame rate, duration (±1 frame) and an audio stream', () => {
+    expect(result.format).toBe('mp4');
+    const probe = ffprobe(write('talking.mp4', result.data));
+    const video = probe.streams.find((s) => s.codec_type === 'video')!;
+    const audio = probe.streams.find((s) => s.codec_type === 'audio');
+    expect(video.codec_name).toBe('h264');
+    expect(video.pix_fmt).toBe('yuv420p');
+    expect([video.width, video.height]).toEqual([160, 120]);
+    expect(rate(video.r_frame_rate!)).toBeCloseTo(15, 2);
+    expect(Math.abs(Number(video.nb_read_frames) - 45)).toBeLessThanOrEqual(1);
+    expect(Math.abs(Number(video.duration) - 3)).toBeLessThanOrEqual(1 / 15 + 1e-3);
+    expect(audio?.codec_name).toBe('aac');
+    expect(Math.abs(Number(audio!.duration) - 3)).toBeLessThan(0.1);
+    expect(result.media).toMatchObject({ frames: 45, hasAudio: true });
+    expect(result.faces).toBeGreaterThanOrEqual(1);
+  });
+
+  it('does not flicker: flicker index of the decoded MP4 ≤ 1.3', () => {
+    const index = flickerOfFiles(fixturePath('talking_clip.mp4'), write('flicker.mp4', result.data), 160, 120);
+    expect(index).toBeLessThanOrEqual(1.3);
+  });
+
+  it('makes WebM (VP9 + Opus) when asked', async () => {
+    // the first second of the clip keeps this quick
+    const short = path.join(tempRoot, 'short.mp4');
+    execFileSync('ffmpeg', ['-v', 'error', '-i', fixturePath('talking_clip.mp4'), '-t', '1', '-c:v', 'libx264', '-c:a', 'aac', '-y', short]);
+    const webm = await media.animefy(fs.readFileSync(short), { ...request, format: 'webm' });
+    expect(webm.mime).toBe('video/webm');
+    const probe = ffprobe(write('short.webm', webm.data));
+    expect(probe.streams.find((s) => s.codec_type === 'video')?.codec_name).toBe('vp9');
+    expect(probe.streams.find((s) => s.codec_type === 'audio')?.codec_name).toBe('opus');
+    expect(Number(probe.format.duration)).toBeCloseTo(1, 0);
+  });
+});
+
+describe('bad input', () => {
+  /** Makes a file with ffmpeg's test sources. */
+  function generate(name: string, args: string[]): Buffer {
+    const file = path.join(tempRoot, name);
+    execFileSync('ffmpeg', ['-v', 'error', '-y', ...args, file]);
+    return fs.readFileSync(file);
+  }
+
+  /** A GIF of `frames` 1x1 frames, built by hand (ffmpeg would take long to make 10,000). */
+  function tinyGif(frames: number): Buffer {
+    const header = Buffer.from([0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 1, 0, 1, 0, 0x80, 0, 0, 0, 0, 0, 255, 255, 255]);
+    const frame = Buffer.from([0x21, 0xf9, 4, 0, 10, 0, 0, 0, 0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x44, 0x01, 0]);
+    return Buffer.concat([header, ...Array.from({ length: frames }, () => frame), Buffer.from([0x3b])]);
+  }
+
+  const cases: [string, () => Buffer, ErrorCode][] = [
+    ['a 10,000-frame GIF', () => tinyGif(10_000), 'TOO_MANY_FRAMES'],
+    ['junk bytes', () => Buffer.from('this is not a video at all, just some text '.repeat(20)), 'NOT_A_VIDEO'],
+    [
+      'a 20 s video',
+      () => generate('long.mp4', ['-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=5:duration=20', '-c:v', 'libx264', '-preset', 'ultrafast']),
+      'VIDEO_TOO_LONG',
+    ],
+    [
+      'a 4K video',
+      () => generate('4k.mp4', ['-f', 'lavfi', '-i', 'color=c=blue:size=3840x2160:rate=1:duration=1', '-c:v', 'libx264', '-preset', 'ultrafast']),
+      'VIDEO_TOO_LARGE',
+    ],
+    ['sound only', () => generate('sound.m4a', ['-f', 'lavfi', '-i', 'sine=duration=1', '-c:a', 'aac']), 'NO_VIDEO_STREAM'],
+    [
+      'a truncated video',
+      () => {
+        const whole = generate('whole.mp4', [
+          '-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=15:duration=3', '-c:v', 'libx264', '-preset', 'ultrafast', '-movflags', '+faststart',
+        ]);
+        return whole.subarray(0, Math.floor(whole.length * 0.4));
+      },
+      'CORRUPT_VIDEO',
+    ],
+    [
+      'a video cut before its index',
+      () => fixture('talking_clip.mp4').subarray(0, 20_000),
+      'CORRUPT_VIDEO',
+    ],
+  ];
+
+  it.each(cases)('%s gives a typed error and leaves nothing behind', async (_name, make, code) => {
+    const started = Date.now();
+    const err = await failure(media.animefy(make(), request));
+    expect(err.code).toBe(code);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expectNothingLeft();
+  });
+
+  it('face mode is refused for clips', async () => {
+    expect((await failure(media.animefy(fixture('face_clip.gif'), { ...request, mode: 'face' }))).code).toBe('BAD_OPTION');
+  });
+
+  it('a still picture is not a clip', async () => {
+    expect((await failure(media.animefy(fixture('portrait_frontal_1.jpg'), request))).code).toBe('NOT_A_VIDEO');
+  });
+});
+
+describe('cancel', () => {
+  it('stops ffmpeg and removes the temporary files', async () => {
+    const controller = new AbortController();
+    const err = await failure(
+      media.animefy(fixture('talking_clip.mp4'), {
+        ...request,
+        signal: controller.signal,
+        onProgress: (e) => {
+          if (e.stage === 'frames' && e.frame === 2) controller.abort();
+        },
+      }),
+    );
+    expect(err.code).toBe('CANCELLED');
+    expectNothingLeft();
+  });
+});
