@@ -25,10 +25,13 @@ interface Case {
   target?: number;
   /** Also run with temporal smoothing off, for the flicker comparison. */
   compare?: boolean;
+  /** Overrides ANIMEFY_VIDEO_FACE_REUSE (the speed/expression trade-off). */
+  faceReuse?: number;
 }
 
 const CASES: Case[] = [
   { name: 'GIF 3 s 10 fps 320px -> GIF', fixture: 'face_clip.gif', format: 'gif', target: 10_000, compare: true },
+  { name: 'GIF 3 s 10 fps 320px -> GIF, face reuse 2', fixture: 'face_clip.gif', format: 'gif', target: 10_000, faceReuse: 2 },
   { name: 'GIF 3 s 10 fps 320px -> MP4', fixture: 'face_clip.gif', format: 'mp4' },
   { name: 'video 3 s 15 fps 160px -> MP4 + audio', fixture: 'talking_clip.mp4', format: 'mp4', compare: true },
   { name: 'video 3 s 15 fps 720px -> MP4 + audio', fixture: 'talking_clip.mp4', scaleTo: '720:540', format: 'mp4' },
@@ -37,7 +40,7 @@ const CASES: Case[] = [
 export async function benchMedia(options: { runs: number; quick: boolean; filter?: string }): Promise<BenchSection> {
   const config = getConfig();
   const animefier = Animefier.fromConfig(config);
-  const media = MediaPipeline.fromConfig(config, animefier);
+  const defaults = MediaPipeline.fromConfig(config, animefier);
   const filtered = options.filter ? CASES.filter((c) => c.name.includes(options.filter!)) : CASES;
   const cases = options.quick ? filtered.slice(0, 1) : filtered;
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'animefy-bench-'));
@@ -46,6 +49,7 @@ export async function benchMedia(options: { runs: number; quick: boolean; filter
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
   try {
     for (const c of cases) {
+      const media = c.faceReuse === undefined ? defaults : new MediaPipeline(animefier, { ...defaults.settings, faceReuse: c.faceReuse });
       let input = fs.readFileSync(path.join(config.ANIMEFY_FIXTURES_DIR, c.fixture));
       if (c.scaleTo) {
         const file = path.join(scratch, `scaled${path.extname(c.fixture)}`);

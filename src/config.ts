@@ -75,6 +75,12 @@ const schema = z.object({
   /** Face crop resolution for GIF and video frames (384 draws finer features, 256 is ~2x faster). */
   ANIMEFY_VIDEO_FACE_SIZE: z.coerce.number().pipe(z.union([z.literal(256), z.literal(384), z.literal(512)])).default(256),
   /**
+   * Frames in a row a moving face may reuse its last stylized crop (its expression then follows a
+   * frame late; the face model runs about half as often). 0: the face model runs on every frame in
+   * which a face moves (still faces always reuse).
+   */
+  ANIMEFY_VIDEO_FACE_REUSE: int(0, 8).default(1),
+  /**
    * Temporal smoothing of GIF and video output (0 = off, 1 = strongest): still parts of the picture
    * keep their previous stylized pixels, so the style does not flicker from frame to frame.
    */

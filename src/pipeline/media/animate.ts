@@ -37,6 +37,8 @@ export interface MediaSettings {
   workingSize: number;
   maxFps: number;
   faceCropSize: number;
+  /** Frames in a row a moving face may reuse its last stylized crop (0: only still faces do). */
+  faceReuse: number;
   /** Temporal smoothing strength, 0..1. */
   temporal: number;
   faceThreshold: number;
@@ -52,6 +54,7 @@ export function mediaSettingsFromConfig(config: Config): MediaSettings {
     workingSize: config.ANIMEFY_VIDEO_WORKING_SIZE,
     maxFps: config.ANIMEFY_MAX_VIDEO_FPS,
     faceCropSize: config.ANIMEFY_VIDEO_FACE_SIZE,
+    faceReuse: config.ANIMEFY_VIDEO_FACE_REUSE,
     temporal: config.ANIMEFY_TEMPORAL_SMOOTHING,
     faceThreshold: config.ANIMEFY_FACE_THRESHOLD,
     tempDir: config.ANIMEFY_TEMP_DIR,
@@ -265,7 +268,7 @@ export class MediaPipeline {
     const needsFaces = style.faceModel !== null && mode !== 'background';
     const needsMask = mode === 'person' || mode === 'background';
     const tracker = new FaceTracker(Math.max(2, Math.round(source.fps * 0.2)));
-    const crops = new FaceCropCache((face) => tracker.trackOf.get(face));
+    const crops = new FaceCropCache((face) => tracker.trackOf.get(face), { maxStreak: this.settings.faceReuse });
     const masks = new MaskSmoother(0.5);
     const blender = new TemporalBlender({ strength: options.temporal ?? this.settings.temporal });
     const flicker = new FlickerMeter();
@@ -365,10 +368,12 @@ export class MediaPipeline {
       duration: gif ? sum(displayDelays(gif.delays)) / 1000 : expected / fps,
       frames: async function* () {
         const proc = start();
+        let complete = false;
         try {
           yield* readRawFrames(proc.stdout as Readable, width * height * 3);
+          complete = true;
         } finally {
-          proc.kill(); // no-op once it has exited; stops it when the loop ended early
+          if (!complete) proc.kill(); // the loop stopped early (an error, a cancel): stop decoding
         }
       },
       finished: () => decoder?.done ?? Promise.resolve(),

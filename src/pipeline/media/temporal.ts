@@ -149,34 +149,60 @@ interface CachedCrop {
   thumb: Float32Array;
   styled: Image;
   cropSize: number;
+  /** Frames in a row that reused this result although the face had moved a little. */
+  streak: number;
+}
+
+export interface FaceReuseOptions {
+  /** Below this change (mean absolute difference of 32x32 grey thumbnails, 0..255) a face counts as still. */
+  still?: number;
+  /** Below this change a moving face may reuse its last result for `maxStreak` frames in a row. */
+  moving?: number;
+  /** 0: only still faces reuse (the face model runs on every frame where a face moves). */
+  maxStreak?: number;
 }
 
 /**
- * Reuses a track's stylized face crop while its aligned photo crop stays within `threshold` (mean
- * absolute difference of 32x32 grey thumbnails, in 0..255 levels) of the crop the face model last
- * saw. Comparing with that crop, not the previous frame's, means slow changes still add up to a rerun.
+ * Reuses a track's stylized face crop instead of running the face model again:
+ * - always while the aligned photo crop stays within `still` of the crop the model last saw
+ *   (comparing with that crop, not the previous frame's, so slow changes still add up to a rerun);
+ * - for at most `maxStreak` frames in a row while it stays within `moving`: the expression then
+ *   follows one frame late, but position, angle and size follow every frame (the crop is warped with
+ *   the current frame's alignment) and the face model runs about half as often.
  */
 export class FaceCropCache {
   private readonly crops = new Map<number, CachedCrop>();
+  private readonly still: number;
+  private readonly moving: number;
+  private readonly maxStreak: number;
   runs = 0;
   reused = 0;
 
   constructor(
     private readonly trackOf: (face: Face) => number | undefined,
-    private readonly threshold = 2.5,
-  ) {}
+    options: FaceReuseOptions = {},
+  ) {
+    this.still = options.still ?? 2.5;
+    this.moving = options.moving ?? 8;
+    this.maxStreak = options.maxStreak ?? 1;
+  }
 
   readonly stylize = async (face: Face, crop: Image, run: (crop: Image) => Promise<Image>): Promise<Image> => {
     const id = this.trackOf(face);
     const thumb = greyThumbnail(crop);
     const cached = id === undefined ? undefined : this.crops.get(id);
-    if (cached && cached.cropSize === crop.width && meanAbsDiff(cached.thumb, thumb) < this.threshold) {
-      this.reused++;
-      return cached.styled;
+    if (cached && cached.cropSize === crop.width) {
+      const change = meanAbsDiff(cached.thumb, thumb);
+      const reuse = change < this.still || (change < this.moving && cached.streak < this.maxStreak);
+      if (reuse) {
+        if (change >= this.still) cached.streak++;
+        this.reused++;
+        return cached.styled;
+      }
     }
     const styled = await run(crop);
     this.runs++;
-    if (id !== undefined) this.crops.set(id, { thumb, styled, cropSize: crop.width });
+    if (id !== undefined) this.crops.set(id, { thumb, styled, cropSize: crop.width, streak: 0 });
     return styled;
   };
 }
