@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run demo [-- photo.jpg ...]`: installs what is missing (dependencies, models), then turns a
-// sample photo (or the photos you name) into anime with the CLI, writing to demo-out/.
+// sample photos and a GIF (or the files you name) into anime with the CLI, writing to demo-out/.
 // Plain Node with no dependencies, because it runs before `npm ci`.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -19,7 +19,7 @@ run(process.execPath, [path.join(root, 'scripts', 'setup.mjs')]);
 let inputs = process.argv.slice(2);
 if (inputs.length === 0) {
   const fixtures = path.resolve(root, process.env.ANIMEFY_FIXTURES_DIR ?? path.join('..', 'shared', 'fixtures'));
-  inputs = ['portrait_frontal_2.jpg', 'group_3faces.jpg'].map((f) => path.join(fixtures, f)).filter((f) => fs.existsSync(f));
+  inputs = ['portrait_frontal_2.jpg', 'group_3faces.jpg', 'face_clip.gif'].map((f) => path.join(fixtures, f)).filter((f) => fs.existsSync(f));
   if (inputs.length === 0) {
     console.error(`No sample photos in ${fixtures}. Name your own: npm run demo -- photo.jpg`);
     process.exit(2);

@@ -24,7 +24,7 @@ import type { Mode, Quality, UpscaleFactor } from '../modes.ts';
 import { segmentPerson } from '../person-mask.ts';
 import { isGif, readGifTiming, readWebpTiming, writeGifTiming, type AnimationTiming } from './animation-timing.ts';
 import { FfmpegError, resolveFfmpegPaths, runFfmpeg, spawnFfmpeg, type FfmpegPaths, type FfmpegProcess } from './ffmpeg.ts';
-import { decodeArgs, encodeArgs, FrameWriter, MEDIA_MIME, readRawFrames, type MediaFormat } from './frames.ts';
+import { decodeArgs, encodeArgs, flattenOnWhite, FrameWriter, MEDIA_MIME, readRawFrames, type MediaFormat } from './frames.ts';
 import { probeMedia, type AudioInfo, type MediaInfo } from './probe.ts';
 import { detectMediaKind } from './sniff.ts';
 import { withTempDir } from './temp.ts';
@@ -352,7 +352,7 @@ export class MediaPipeline {
     const expected = gif ? gif.frames : Math.max(1, Math.round(info.duration * fps));
     let decoder: FfmpegProcess | undefined;
     const start = (): FfmpegProcess => {
-      decoder ??= spawnFfmpeg(settings.paths.ffmpeg, decodeArgs(file, { width, height, rate }), { signal, stdin: 'ignore', stdout: 'pipe' });
+      decoder ??= spawnFfmpeg(settings.paths.ffmpeg, decodeArgs(file, { width, height, rate, alpha: !!gif }), { signal, stdin: 'ignore', stdout: 'pipe' });
       return decoder;
     };
     const delays = gif?.delays.map((d) => d);
@@ -370,7 +370,11 @@ export class MediaPipeline {
         const proc = start();
         let complete = false;
         try {
-          yield* readRawFrames(proc.stdout as Readable, width * height * 3);
+          if (gif) {
+            for await (const rgba of readRawFrames(proc.stdout as Readable, width * height * 4)) yield flattenOnWhite(rgba);
+          } else {
+            yield* readRawFrames(proc.stdout as Readable, width * height * 3);
+          }
           complete = true;
         } finally {
           if (!complete) proc.kill(); // the loop stopped early (an error, a cancel): stop decoding

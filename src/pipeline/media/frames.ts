@@ -21,6 +21,8 @@ export interface DecodeOptions {
   height: number;
   /** Resample to this constant rate (ffmpeg rational or number); omitted: every frame as stored (GIF). */
   rate?: string;
+  /** RGBA frames (GIF transparency), flattened later with `flattenOnWhite`. */
+  alpha?: boolean;
 }
 
 /** ffmpeg arguments that decode the first video stream of `input` to raw RGB frames on stdout. */
@@ -28,7 +30,7 @@ export function decodeArgs(input: string, options: DecodeOptions): string[] {
   const filters = [
     ...(options.rate ? [`fps=${options.rate}`] : []),
     `scale=${options.width}:${options.height}:flags=area`,
-    'format=rgb24',
+    options.alpha ? 'format=rgba' : 'format=rgb24',
   ];
   return [
     '-hide_banner',
@@ -47,9 +49,28 @@ export function decodeArgs(input: string, options: DecodeOptions): string[] {
     '-f',
     'rawvideo',
     '-pix_fmt',
-    'rgb24',
+    options.alpha ? 'rgba' : 'rgb24',
     'pipe:1',
   ];
+}
+
+/** RGBA → RGB over white (a transparent GIF background would otherwise come out black). */
+export function flattenOnWhite(rgba: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe((rgba.length / 4) * 3);
+  for (let p = 0, i = 0, o = 0; i < rgba.length; p++, i += 4, o += 3) {
+    const a = rgba[i + 3];
+    if (a === 255) {
+      out[o] = rgba[i];
+      out[o + 1] = rgba[i + 1];
+      out[o + 2] = rgba[i + 2];
+    } else {
+      const k = a / 255;
+      out[o] = Math.round(rgba[i] * k + 255 * (1 - k));
+      out[o + 1] = Math.round(rgba[i + 1] * k + 255 * (1 - k));
+      out[o + 2] = Math.round(rgba[i + 2] * k + 255 * (1 - k));
+    }
+  }
+  return out;
 }
 
 export interface EncodeOptions {

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnimefyError, type ErrorCode } from '../../../src/errors.ts';
 import { MediaPipeline, mediaSettingsFromConfig, type MediaRequest, type MediaResult } from '../../../src/pipeline/media/animate.ts';
-import { readGifTiming } from '../../../src/pipeline/media/animation-timing.ts';
+import sharp from 'sharp';
+import { readGifTiming, readWebpTiming, writeGifTiming } from '../../../src/pipeline/media/animation-timing.ts';
 import { liveFfmpegProcesses } from '../../../src/pipeline/media/ffmpeg.ts';
 import { config, fixture, fixturePath, sharedAnimefier } from '../../helpers/fixtures.ts';
 
@@ -194,6 +195,59 @@ describe('video', () => {
   });
 });
 
+describe('other inputs', () => {
+  /** Six real frames of the GIF fixture, halved to 160x90 (quick to stylize), as raw RGB. */
+  function gifFrames(count: number): Buffer[] {
+    return decodeFrames(fixturePath('face_clip.gif'), 160, 90).slice(0, count);
+  }
+
+  it('a GIF with uneven delays and a loop count keeps both; as MP4 it lasts as long', async () => {
+    const frames = gifFrames(4);
+    const plain = path.join(tempRoot, 'uneven-src.gif');
+    const raw = path.join(tempRoot, 'uneven.rgb');
+    fs.writeFileSync(raw, Buffer.concat(frames));
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', '160x90', '-framerate', '10', '-i', raw, plain]);
+    const delays = [50, 120, 300, 80];
+    const input = writeGifTiming(fs.readFileSync(plain), delays, 3);
+    const gif = await media.animefy(input, request);
+    const timing = readGifTiming(gif.data);
+    expect(timing.delays).toEqual(delays);
+    expect(timing.loop).toBe(3);
+    expect([timing.width, timing.height]).toEqual([160, 90]);
+    const mp4 = await media.animefy(input, { ...request, format: 'mp4' });
+    const probe = ffprobe(write('uneven.mp4', mp4.data));
+    expect(Number(probe.format.duration)).toBeCloseTo(0.55, 1);
+    expect(mp4.media.duration).toBeCloseTo(0.55, 2);
+  });
+
+  it('an animated WebP comes back as a GIF with its frames and delays', async () => {
+    const frames = gifFrames(5);
+    const stacked = Buffer.concat(frames);
+    const delays = [100, 100, 200, 100, 150];
+    const webp = await sharp(stacked, { raw: { width: 160, height: 90 * frames.length, channels: 3, pageHeight: 90 } })
+      .webp({ delay: delays, loop: 0, quality: 90 })
+      .toBuffer();
+    expect(readWebpTiming(webp)?.frames).toBe(5);
+    const gif = await media.animefy(webp, request);
+    const timing = readGifTiming(gif.data);
+    expect(timing.frames).toBe(5);
+    expect(timing.delays).toEqual(delays);
+    expect(timing.loop).toBe(0);
+    expect([gif.width, gif.height]).toEqual([160, 90]);
+  });
+
+  it('audio that is not AAC is re-encoded to AAC in the MP4', async () => {
+    const source = path.join(tempRoot, 'opus.mkv');
+    execFileSync('ffmpeg', [
+      '-v', 'error', '-y', '-i', fixturePath('talking_clip.mp4'), '-t', '0.6', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'libopus', source,
+    ]);
+    const result = await media.animefy(fs.readFileSync(source), request);
+    const probe = ffprobe(write('opus.mp4', result.data));
+    expect(probe.streams.find((s) => s.codec_type === 'audio')?.codec_name).toBe('aac');
+    expect(result.media.hasAudio).toBe(true);
+  });
+});
+
 describe('bad input', () => {
   /** Makes a file with ffmpeg's test sources. */
   function generate(name: string, args: string[]): Buffer {
@@ -223,6 +277,11 @@ describe('bad input', () => {
       'VIDEO_TOO_LARGE',
     ],
     ['sound only', () => generate('sound.m4a', ['-f', 'lavfi', '-i', 'sine=duration=1', '-c:a', 'aac']), 'NO_VIDEO_STREAM'],
+    [
+      'an MP4 with no frames',
+      () => generate('empty.mp4', ['-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10', '-frames:v', '0', '-c:v', 'libx264']),
+      'NO_VIDEO_STREAM',
+    ],
     [
       'a truncated video',
       () => {
