@@ -407,6 +407,28 @@ describe.skipIf(!url)('redis queue backend (real redis-server, real worker proce
     expect(await redis.llen(`bull:${BASE}-caps:wait`) + (await redis.zcard(`bull:${BASE}-caps:prioritized`))).toBe(0);
   });
 
+  it('runs a GIF job: frame-by-frame progress and the media details come through Redis', async () => {
+    const queue = await connect();
+    const worker = startWorker();
+    await worker.ready;
+    const handle = await queue.submit({
+      input: fixture('face_clip.gif'),
+      kind: 'gif',
+      options: { ...OPTIONS, format: 'mp4' },
+      requester: { platform: 'test', userId: 'gif-user' },
+    });
+    const frames: ProgressEvent[] = [];
+    handle.on('progress', (e) => {
+      if (e.stage === 'frames') frames.push(e);
+    });
+    const result = await handle.result;
+    expect([result.kind, result.mime]).toEqual(['gif', 'video/mp4']);
+    expect(result.media).toMatchObject({ frames: 30, hasAudio: false });
+    expect(frames.length).toBeGreaterThan(0);
+    expect(frames.every((e) => e.frames === 30 && typeof e.frame === 'number' && e.frame <= 30)).toBe(true);
+    expect(await worker.stop('SIGTERM')).toBe(0);
+  });
+
   it('orders jobs fairly: every user’s first job before anyone’s second, higher request priority first', async () => {
     expect(fairPriority(0)).toBeLessThan(fairPriority(1));
     expect(fairPriority(5, 1)).toBeLessThan(fairPriority(0, 0));
