@@ -16,7 +16,7 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import sharp, { type OutputInfo } from 'sharp';
 import type { Config } from '../../config.ts';
-import { AnimefyError, throwIfCancelled } from '../../errors.ts';
+import { AnimefyError, isAnimefyError, throwIfCancelled } from '../../errors.ts';
 import type { Animefier, AnimefyResult, ProgressEvent } from '../animefy.ts';
 import { detectFaces, type Face } from '../faces.ts';
 import { imageFromBytes, imageToBytes } from '../image.ts';
@@ -211,8 +211,8 @@ export class MediaPipeline {
       } catch (err) {
         source.stop();
         encoder.kill();
-        await Promise.allSettled([source.finished(), encoder.done]);
-        throw err;
+        const [decoder, encoded] = await Promise.allSettled([source.finished(), encoder.done]);
+        throw clearestError(err, [decoder, encoded]);
       }
 
       let data: Buffer = await readFile(output);
@@ -224,7 +224,7 @@ export class MediaPipeline {
       timings.total = Math.round(performance.now() - started);
       Object.assign(timings, loop.timings);
       report({ stage: 'encode', percent: 100 });
-      const duration = source.delays ? sum(source.delays.slice(0, loop.count)) / 1000 : loop.count / source.fps;
+      const duration = source.delays ? sum(displayDelays(source.delays.slice(0, loop.count))) / 1000 : loop.count / source.fps;
       return {
         data,
         format,
@@ -404,27 +404,22 @@ export class MediaPipeline {
       loop: timing.loop === null || timing.loop === 0 ? timing.loop : timing.loop === 1 ? null : timing.loop - 1,
       duration: sum(delays) / 1000,
       frames: async function* () {
+        // One decode of every frame straight at the working size (sharp resizes each page), so the
+        // clip in memory is at most ANIMEFY_MAX_GIF_FRAMES frames of the working size.
         let decoded: { data: Buffer; info: OutputInfo };
         try {
           decoded = await sharp(input, { animated: true, limitInputPixels: false })
             .flatten({ background: '#ffffff' })
+            .resize(width, height, { fit: 'fill' })
+            .removeAlpha()
             .raw()
             .toBuffer({ resolveWithObject: true });
         } catch (err) {
           throw new AnimefyError('CORRUPT_VIDEO', {}, { cause: err });
         }
-        const pageHeight = decoded.info.pageHeight ?? decoded.info.height;
-        const pages = Math.floor(decoded.info.height / pageHeight);
-        const channels = decoded.info.channels;
-        const pageBytes = decoded.info.width * pageHeight * channels;
-        for (let p = 0; p < pages && !stopped; p++) {
-          const page = decoded.data.subarray(p * pageBytes, (p + 1) * pageBytes);
-          yield await sharp(page, { raw: { width: decoded.info.width, height: pageHeight, channels } })
-            .removeAlpha()
-            .resize(width, height, { fit: 'fill' })
-            .raw()
-            .toBuffer();
-        }
+        const frameBytes = width * height * 3;
+        const pages = Math.floor(decoded.data.length / frameBytes);
+        for (let p = 0; p < pages && !stopped; p++) yield decoded.data.subarray(p * frameBytes, (p + 1) * frameBytes);
       },
       finished: async () => {},
       stop: () => {
@@ -519,6 +514,19 @@ function sum(values: readonly number[]): number {
 
 function megapixels(pixels: number): string {
   return String(Math.round(pixels / 1e5) / 10);
+}
+
+/**
+ * The error to report when the frame loop failed: a typed one as it is; else a typed one from the
+ * decoder or encoder (ffmpeg missing), else an ffmpeg process that died by itself (its stderr says
+ * why, for the logs) rather than the broken pipe it left behind.
+ */
+function clearestError(err: unknown, processes: PromiseSettledResult<void>[]): unknown {
+  if (isAnimefyError(err)) return err;
+  const reasons = processes.flatMap((p) => (p.status === 'rejected' ? [p.reason as unknown] : []));
+  const typed = reasons.find((r) => isAnimefyError(r) && r.code !== 'CANCELLED');
+  if (typed) return typed;
+  return reasons.find((r) => r instanceof FfmpegError && r.signal !== 'SIGKILL') ?? err;
 }
 
 function isFfmpegFailure(err: unknown): boolean {
