@@ -8,9 +8,9 @@ import { parseArgs } from 'node:util';
 import { ConfigError, getConfig } from '../config.ts';
 import { isAnimefyError, userMessage } from '../errors.ts';
 import { getLogger, setLogLevel } from '../log.ts';
-import { Animefier, type AnimefyRequest, type ProgressEvent } from '../pipeline/animefy.ts';
+import { Animefier, type AnimefyRequest, type AnimefyResult, type ProgressEvent } from '../pipeline/animefy.ts';
 import { FORMAT_EXTENSIONS, formatFromPath, type OutputFormat } from '../pipeline/encode.ts';
-import { MediaPipeline } from '../pipeline/media/animate.ts';
+import { MediaPipeline, type MediaDetails, type MediaResult } from '../pipeline/media/animate.ts';
 import { isMediaFormat, MEDIA_EXTENSIONS, type MediaFormat } from '../pipeline/media/frames.ts';
 import { detectMediaKind } from '../pipeline/media/sniff.ts';
 import { DEFAULT_MODE, MODES, parseMode, parseQuality, parseUpscale } from '../pipeline/modes.ts';
@@ -200,51 +200,35 @@ export async function main(argv: string[]): Promise<number> {
       try {
         const bytes = await readInput(input);
         const kind = detectMediaKind(bytes);
+        const onProgress = (e: ProgressEvent) => line.update(e);
+        let output: { file: string; result: AnimefyResult | MediaResult; summary: string; media?: MediaDetails };
         if (kind === 'gif' || kind === 'video') {
           const target = await mediaOutputPathFor(input, kind, options.style, options.request.mode, options.out, many);
-          const result = await media.animefy(bytes, {
-            ...options.request,
-            style: options.style,
-            format: target.format,
-            onProgress: (e) => line.update(e),
-          });
-          await fs.mkdir(path.dirname(target.file), { recursive: true });
-          await fs.writeFile(target.file, result.data);
+          const result = await media.animefy(bytes, { ...options.request, style: options.style, format: target.format, onProgress });
           const m = result.media;
-          line.done(
-            `→ ${target.file} (${result.width}x${result.height}, ${m.frames} frames at ${m.fps} fps${m.hasAudio ? ', with sound' : ''}, flicker ${m.flicker ?? '–'}, ${(result.timings.total / 1000).toFixed(1)} s)`,
-          );
-          for (const note of result.notes) process.stderr.write(`  note: ${note}\n`);
-          if (options.json) {
-            process.stdout.write(
-              `${JSON.stringify({ input, output: target.file, width: result.width, height: result.height, style: result.style, mode: result.mode, faces: result.faces, media: m, timings: result.timings })}\n`,
-            );
-          }
-          continue;
+          const summary = `${m.frames} frames at ${m.fps} fps${m.hasAudio ? ', with sound' : ''}, flicker ${m.flicker ?? '–'}`;
+          output = { file: target.file, result, summary, media: m };
+        } else {
+          const target = await outputPathFor(input, options.style, options.request.mode, options.out, many);
+          const result = await animefier.animefy(bytes, { ...options.request, style: options.style, format: target.format, onProgress });
+          output = { file: target.file, result, summary: `${result.faces} face${result.faces === 1 ? '' : 's'}` };
         }
-        const target = await outputPathFor(input, options.style, options.request.mode, options.out, many);
-        const result = await animefier.animefy(bytes, {
-          ...options.request,
-          style: options.style,
-          format: target.format,
-          onProgress: (e) => line.update(e),
-        });
-        await fs.mkdir(path.dirname(target.file), { recursive: true });
-        await fs.writeFile(target.file, result.data);
-        line.done(
-          `→ ${target.file} (${result.width}x${result.height}, ${result.faces} face${result.faces === 1 ? '' : 's'}, ${(result.timings.total / 1000).toFixed(1)} s)`,
-        );
+        const { file, result } = output;
+        await fs.mkdir(path.dirname(file), { recursive: true });
+        await fs.writeFile(file, result.data);
+        line.done(`→ ${file} (${result.width}x${result.height}, ${output.summary}, ${(result.timings.total / 1000).toFixed(1)} s)`);
         for (const note of result.notes) process.stderr.write(`  note: ${note}\n`);
         if (options.json) {
           process.stdout.write(
             `${JSON.stringify({
               input,
-              output: target.file,
+              output: file,
               width: result.width,
               height: result.height,
               style: result.style,
               mode: result.mode,
               faces: result.faces,
+              ...(output.media ? { media: output.media } : {}),
               timings: result.timings,
             })}\n`,
           );

@@ -55,6 +55,18 @@ describe('animefy CLI', () => {
     expect([meta.format, meta.width, meta.height]).toEqual(['webp', 512, 512]);
   });
 
+  it('turns a video into an MP4 with its sound, reporting frames and flicker in the JSON line', async () => {
+    const run = await animefy([fixturePath('talking_clip.mp4'), '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const line = JSON.parse(run.stdout.trim());
+    expect(line.output).toBe('talking_clip.hayao.mp4');
+    expect(line.media).toMatchObject({ frames: 45, fps: 15, hasAudio: true });
+    expect(line.media.flicker).toBeLessThanOrEqual(1.3);
+    const mp4 = fs.readFileSync(path.join(out, line.output));
+    expect(mp4.subarray(4, 8).toString()).toBe('ftyp');
+    expect(run.stderr).toContain('frames');
+  });
+
   it('fails with a one-line reason and a non-zero code on bad input, and keeps going with the others', async () => {
     const text = path.join(out, 'notes.txt');
     fs.writeFileSync(text, 'not a picture');
