@@ -169,20 +169,22 @@ export class MediaPipeline {
       report({ stage: 'decode', percent: PROBE_PERCENT });
 
       const output = path.join(dir, `output.${format}`);
+      // MP4/WebM: a constant rate, GIF frames repeated to honour uneven delays; GIF: delays written after.
+      const pacing = format === 'gif' ? { rate: source.rate, repeats: undefined } : this.encoderTiming(source);
       const encoder = spawnFfmpeg(
         this.settings.paths.ffmpeg,
         encodeArgs({
           format,
           width: source.width,
           height: source.height,
-          rate: format === 'gif' ? source.rate : this.encoderTiming(source).rate,
+          rate: pacing.rate,
           output,
           audio: source.audio && { file: inputFile, info: source.audio, duration: source.duration },
         }),
         { signal, stdin: 'pipe', stdout: 'ignore' },
       );
       const writer = new FrameWriter(encoder.stdin as Writable);
-      const repeats = format === 'gif' ? undefined : this.encoderTiming(source).repeats;
+      const { repeats } = pacing;
 
       t0 = performance.now();
       let loop: FrameLoopResult;

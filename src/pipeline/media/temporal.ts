@@ -20,7 +20,7 @@
  */
 import { intersectionOverUnion, type Face } from '../faces.ts';
 import { boxBlur } from '../filters.ts';
-import { resizeImage, type Image, type Mask } from '../image.ts';
+import { luma, resizeImage, type Image, type Mask } from '../image.ts';
 
 /** Frames of lookahead (and of look-back) used to smooth face positions. */
 export const FACE_WINDOW = 2;
@@ -189,10 +189,10 @@ export class FaceCropCache {
 
   readonly stylize = async (face: Face, crop: Image, run: (crop: Image) => Promise<Image>): Promise<Image> => {
     const id = this.trackOf(face);
-    const thumb = greyThumbnail(crop);
+    const thumb = luma(resizeImage(crop, THUMB, THUMB));
     const cached = id === undefined ? undefined : this.crops.get(id);
     if (cached && cached.cropSize === crop.width) {
-      const change = meanAbsDiff(cached.thumb, thumb);
+      const change = meanAbsDifference(cached.thumb, thumb);
       const reuse = change < this.still || (change < this.moving && cached.streak < this.maxStreak);
       if (reuse) {
         if (change >= this.still) cached.streak++;
@@ -205,21 +205,6 @@ export class FaceCropCache {
     if (id !== undefined) this.crops.set(id, { thumb, styled, cropSize: crop.width, streak: 0 });
     return styled;
   };
-}
-
-function greyThumbnail(image: Image): Float32Array {
-  const small = resizeImage(image, THUMB, THUMB);
-  const out = new Float32Array(THUMB * THUMB);
-  for (let p = 0, i = 0; p < out.length; p++, i += 3) {
-    out[p] = 0.299 * small.data[i] + 0.587 * small.data[i + 1] + 0.114 * small.data[i + 2];
-  }
-  return out;
-}
-
-function meanAbsDiff(a: Float32Array, b: Float32Array): number {
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += Math.abs(a[i] - b[i]);
-  return sum / a.length;
 }
 
 /** The person mask averaged with the previous frame's (weight `keep` on the previous). */
@@ -267,18 +252,18 @@ export class TemporalBlender {
 
   apply(input: Image, styled: Image): Image {
     const { width, height } = input;
-    const luma = lumaOf(input);
+    const inputLuma = luma(input);
     const prevLuma = this.previousLuma;
     const prevOut = this.previousOut;
-    this.previousLuma = luma;
+    this.previousLuma = inputLuma;
     if (!prevLuma || !prevOut || prevOut.length !== styled.data.length || this.options.strength <= 0) {
       this.previousOut = styled.data;
       return styled;
     }
-    const diff = new Float32Array(luma.length);
+    const diff = new Float32Array(inputLuma.length);
     let total = 0;
     for (let i = 0; i < diff.length; i++) {
-      diff[i] = Math.abs(luma[i] - prevLuma[i]);
+      diff[i] = Math.abs(inputLuma[i] - prevLuma[i]);
       total += diff[i];
     }
     if (total / diff.length > this.cut) {
@@ -301,13 +286,6 @@ export class TemporalBlender {
   }
 }
 
-function lumaOf(image: Image): Float32Array {
-  const out = new Float32Array(image.width * image.height);
-  const d = image.data;
-  for (let p = 0, i = 0; p < out.length; p++, i += 3) out[p] = 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
-  return out;
-}
-
 /**
  * Flicker index of a clip, fed one frame at a time: mean |output_t − output_t−1| over mean
  * |input_t − input_t−1| (all channels, 8-bit). Frames must all have the same size.
@@ -321,8 +299,8 @@ export class FlickerMeter {
 
   add(input: Uint8Array, output: Uint8Array): void {
     if (this.prevIn && this.prevOut) {
-      this.inSum += meanAbsByteDiff(input, this.prevIn);
-      this.outSum += meanAbsByteDiff(output, this.prevOut);
+      this.inSum += meanAbsDifference(input, this.prevIn);
+      this.outSum += meanAbsDifference(output, this.prevOut);
       this.pairs++;
     }
     this.prevIn = input;
@@ -345,7 +323,8 @@ export class FlickerMeter {
   }
 }
 
-export function meanAbsByteDiff(a: Uint8Array, b: Uint8Array): number {
+/** Mean absolute difference of two equally long arrays (frames, thumbnails). */
+export function meanAbsDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new RangeError(`frames differ in size (${a.length} vs ${b.length} bytes)`);
   let sum = 0;
   for (let i = 0; i < a.length; i++) sum += Math.abs(a[i] - b[i]);
