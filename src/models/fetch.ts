@@ -20,6 +20,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { createGunzip } from 'node:zlib';
 import { REPO_ROOT } from '../config.ts';
 import { AnimefyError } from '../errors.ts';
+import { isProcessAlive } from '../process-alive.ts';
 import { loadManifest, type Manifest, type ModelEntry } from './manifest.ts';
 
 export type ModelStatus = 'present' | 'copied' | 'downloaded' | 'unavailable' | 'failed';
@@ -101,15 +102,6 @@ export function removeTempFilesSync(): void {
   activeTemps.clear();
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Removes temp files left by a run that was killed (their process is gone). */
 async function removeStaleTemps(dir: string): Promise<void> {
   for (const name of await fsp.readdir(dir)) {
@@ -117,7 +109,7 @@ async function removeStaleTemps(dir: string): Promise<void> {
     if (!match) continue;
     const full = path.join(dir, name);
     const pid = Number(match[1]);
-    if ((pid === process.pid && !activeTemps.has(full)) || (pid !== process.pid && !processAlive(pid))) {
+    if ((pid === process.pid && !activeTemps.has(full)) || (pid !== process.pid && !isProcessAlive(pid))) {
       await fsp.rm(full, { force: true });
     }
   }

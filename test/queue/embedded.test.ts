@@ -4,10 +4,10 @@
  */
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AnimefyError } from '../../src/errors.ts';
 import { EmbeddedQueue, type EmbeddedQueueOptions } from '../../src/queue/embedded.ts';
 import type { JobHandle, JobRequest } from '../../src/queue/types.ts';
 import { WorkerPool, workerPoolOptions, type WorkerPoolOptions } from '../../src/queue/worker-pool.ts';
+import { rejection } from '../helpers/errors.ts';
 import { config, fixture } from '../helpers/fixtures.ts';
 
 let photo: Buffer; // a small real portrait: about half a second per job
@@ -45,15 +45,6 @@ function job(user: string, input: Buffer = photo, extra: Partial<JobRequest> = {
     requester: { platform: 'test', userId: user },
     ...extra,
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<AnimefyError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AnimefyError);
-  return err as AnimefyError;
 }
 
 function settled(handle: JobHandle): Promise<unknown> {

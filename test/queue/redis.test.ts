@@ -18,6 +18,7 @@ import { AnimefyError } from '../../src/errors.ts';
 import type { ProgressEvent } from '../../src/pipeline/animefy.ts';
 import { fairPriority, RedisQueue } from '../../src/queue/redis.ts';
 import type { JobHandle, JobRequest, JobResult } from '../../src/queue/types.ts';
+import { rejection } from '../helpers/errors.ts';
 import { fixture, sharedAnimefier } from '../helpers/fixtures.ts';
 
 const url = process.env.ANIMEFY_TEST_REDIS_URL;
@@ -63,13 +64,9 @@ function nextEvent(handle: JobHandle, event: 'progress' | 'running', ms: number)
 }
 
 async function expectCode(promise: Promise<unknown>, code: string): Promise<AnimefyError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AnimefyError);
-  expect((err as AnimefyError).code).toBe(code);
-  return err as AnimefyError;
+  const err = await rejection(promise);
+  expect(err.code).toBe(code);
+  return err;
 }
 
 function freePort(): Promise<number> {

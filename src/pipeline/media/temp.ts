@@ -9,6 +9,7 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { isProcessAlive } from '../../process-alive.ts';
 
 export const TEMP_PREFIX = 'animefy-';
 
@@ -29,16 +30,6 @@ export async function withTempDir<T>(root: string | undefined, fn: (dir: string)
   }
 }
 
-/** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * Removes `animefy-<pid>-*` directories under root (default os.tmpdir()) whose pid is no longer
  * alive, as left by a killed worker; returns how many. Never throws.
@@ -56,7 +47,7 @@ export async function sweepStaleTempDirs(root?: string): Promise<number> {
       const match = TEMP_NAME.exec(entry.name);
       if (!match || !entry.isDirectory()) continue;
       const pid = Number(match[1]);
-      if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || isAlive(pid)) continue;
+      if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || isProcessAlive(pid)) continue;
       try {
         await fs.rm(path.join(base, entry.name), { recursive: true, force: true });
         removed += 1;

@@ -8,12 +8,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AnimefyError, type ErrorCode } from '../../../src/errors.ts';
+import type { ErrorCode } from '../../../src/errors.ts';
 import { MediaPipeline, mediaSettingsFromConfig, type MediaRequest, type MediaResult } from '../../../src/pipeline/media/animate.ts';
 import sharp from 'sharp';
 import { readGifTiming, readWebpTiming, writeGifTiming } from '../../../src/pipeline/media/animation-timing.ts';
 import { liveFfmpegProcesses } from '../../../src/pipeline/media/ffmpeg.ts';
+import { rejection } from '../../helpers/errors.ts';
 import { config, fixture, fixturePath, sharedAnimefier } from '../../helpers/fixtures.ts';
+import { tinyGif } from './make-media.ts';
 
 const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'animefy-media-test-'));
 const jobTemp = path.join(tempRoot, 'jobs');
@@ -81,15 +83,6 @@ function flickerOfFiles(input: string, output: string, width: number, height: nu
 function rate(fraction: string): number {
   const [n, d] = fraction.split('/').map(Number);
   return n / (d || 1);
-}
-
-async function failure(promise: Promise<unknown>): Promise<AnimefyError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(AnimefyError);
-  return err as AnimefyError;
 }
 
 function expectNothingLeft(): void {
@@ -256,13 +249,6 @@ describe('bad input', () => {
     return fs.readFileSync(file);
   }
 
-  /** A GIF of `frames` 1x1 frames, built by hand (ffmpeg would take long to make 10,000). */
-  function tinyGif(frames: number): Buffer {
-    const header = Buffer.from([0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 1, 0, 1, 0, 0x80, 0, 0, 0, 0, 0, 255, 255, 255]);
-    const frame = Buffer.from([0x21, 0xf9, 4, 0, 10, 0, 0, 0, 0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x44, 0x01, 0]);
-    return Buffer.concat([header, ...Array.from({ length: frames }, () => frame), Buffer.from([0x3b])]);
-  }
-
   const cases: [string, () => Buffer, ErrorCode][] = [
     ['a 10,000-frame GIF', () => tinyGif(10_000), 'TOO_MANY_FRAMES'],
     ['junk bytes', () => Buffer.from('this is not a video at all, just some text '.repeat(20)), 'NOT_A_VIDEO'],
@@ -301,25 +287,25 @@ describe('bad input', () => {
 
   it.each(cases)('%s gives a typed error and leaves nothing behind', async (_name, make, code) => {
     const started = Date.now();
-    const err = await failure(media.animefy(make(), request));
+    const err = await rejection(media.animefy(make(), request));
     expect(err.code).toBe(code);
     expect(Date.now() - started).toBeLessThan(20_000);
     expectNothingLeft();
   });
 
   it('face mode is refused for clips', async () => {
-    expect((await failure(media.animefy(fixture('face_clip.gif'), { ...request, mode: 'face' }))).code).toBe('BAD_OPTION');
+    expect((await rejection(media.animefy(fixture('face_clip.gif'), { ...request, mode: 'face' }))).code).toBe('BAD_OPTION');
   });
 
   it('a still picture is not a clip', async () => {
-    expect((await failure(media.animefy(fixture('portrait_frontal_1.jpg'), request))).code).toBe('NOT_A_VIDEO');
+    expect((await rejection(media.animefy(fixture('portrait_frontal_1.jpg'), request))).code).toBe('NOT_A_VIDEO');
   });
 });
 
 describe('cancel', () => {
   it('stops ffmpeg and removes the temporary files', async () => {
     const controller = new AbortController();
-    const err = await failure(
+    const err = await rejection(
       media.animefy(fixture('talking_clip.mp4'), {
         ...request,
         signal: controller.signal,

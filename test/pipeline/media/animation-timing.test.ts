@@ -10,30 +10,7 @@ import { AnimefyError } from '../../../src/errors.ts';
 import { readGifTiming, readWebpTiming, writeGifTiming } from '../../../src/pipeline/media/animation-timing.ts';
 import { probeMedia } from '../../../src/pipeline/media/probe.ts';
 import { fixture } from '../../helpers/fixtures.ts';
-import { makeMedia, paths, scratchDir } from './make-media.ts';
-
-/**
- * A GIF of `frames` 1x1 frames built byte by byte: a 2-colour global table, a NETSCAPE loop extension
- * when `loop` is given, and a Graphic Control Extension with `delayCs` before each frame unless null.
- */
-function tinyGif(frames: number, options: { delayCs?: number | null; loop?: number } = {}): Buffer {
-  const { delayCs = 5, loop } = options;
-  const header = [
-    ...Buffer.from('GIF89a', 'latin1'),
-    1, 0, 1, 0, // 1x1 logical screen
-    0x80, 0, 0, // global colour table of 2 entries
-    0, 0, 0, 255, 255, 255,
-  ];
-  const loopExt = loop === undefined ? [] : [0x21, 0xff, 11, ...Buffer.from('NETSCAPE2.0', 'latin1'), 3, 1, loop & 0xff, loop >> 8, 0];
-  const gce = delayCs === null ? [] : [0x21, 0xf9, 4, 0, delayCs & 0xff, delayCs >> 8, 0, 0];
-  // Image descriptor 1x1 at 0,0, LZW minimum code size 2, data: clear, index 0, end (0x44 0x01).
-  const frame = [...gce, 0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x44, 0x01, 0];
-  const body = Buffer.from(frame);
-  const parts = [Buffer.from(header), Buffer.from(loopExt)];
-  for (let i = 0; i < frames; i++) parts.push(body);
-  parts.push(Buffer.from([0x3b]));
-  return Buffer.concat(parts);
-}
+import { makeMedia, paths, scratchDir, tinyGif } from './make-media.ts';
 
 function codeOf(f: () => unknown): string | undefined {
   try {
