@@ -28,6 +28,7 @@ export const ERROR_MESSAGES = {
   UNKNOWN_MODE: 'I don\'t know the mode "{mode}". Use one of: {modes}.',
   BAD_OPTION: '{detail}',
   OUTPUT_TOO_LARGE: 'That result would be too big ({pixels} MP). Try a smaller upscale.',
+  RESULT_TOO_LARGE: 'The result came out too big to send here (over {limit}), even after I shrank it. Try a smaller or shorter file.',
   // models and runtime
   MODEL_MISSING: 'A model file is missing ({file}). Run `npm run models` to fetch it.',
   MODEL_CORRUPT: 'A model file is damaged ({file}). Run `npm run models` to replace it.',
@@ -111,6 +112,7 @@ export const PERMANENT_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'UNKNOWN_MODE',
   'BAD_OPTION',
   'OUTPUT_TOO_LARGE',
+  'RESULT_TOO_LARGE',
   'CANCELLED',
   'JOB_TIMEOUT',
   'OUT_OF_MEMORY',

@@ -29,6 +29,11 @@ export interface JobOptions {
    * ignored, so one request shape serves whatever the user sent.
    */
   format?: OutputFormat | MediaFormat;
+  /**
+   * The result must fit in this many bytes (the platform's upload limit); a result that would not is
+   * re-encoded smaller, with a note. Unset: no limit.
+   */
+  maxBytes?: number;
 }
 
 export interface JobRequest {

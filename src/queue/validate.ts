@@ -9,6 +9,9 @@ import { parseMode, parseQuality, parseUpscale } from '../pipeline/modes.ts';
 import { getStyle } from '../styles.ts';
 import { MEDIA_KINDS, type JobRequest } from './types.ts';
 
+/** The smallest upload limit a job may ask its result to fit (`JobOptions.maxBytes`). */
+export const MIN_RESULT_BYTES = 64 * 1024;
+
 export interface SubmitLimits {
   maxInputBytes: number;
 }
@@ -25,6 +28,11 @@ export function validateRequest(request: JobRequest, limits: SubmitLimits): void
   parseQuality(options.quality);
   if (options.format !== undefined && !isOutputFormat(options.format) && !isMediaFormat(options.format)) {
     throw new AnimefyError('BAD_OPTION', { detail: `Output format must be one of ${[...OUTPUT_FORMATS, ...MEDIA_FORMATS].join(', ')}.` });
+  }
+  if (options.maxBytes !== undefined && !(Number.isSafeInteger(options.maxBytes) && options.maxBytes >= MIN_RESULT_BYTES)) {
+    throw new AnimefyError('BAD_OPTION', {
+      detail: `The upload limit (maxBytes) must be a whole number of bytes, at least ${formatBytes(MIN_RESULT_BYTES)}.`,
+    });
   }
   if (options.mode === 'face' && kind !== 'image') {
     throw new AnimefyError('BAD_OPTION', { detail: 'Face mode works on photos. For GIFs and videos use full, person or background.' });

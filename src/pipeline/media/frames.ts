@@ -94,17 +94,7 @@ export function encodeArgs(options: EncodeOptions): string[] {
   if (withAudio) args.push('-map', '1:a:0');
   switch (format) {
     case 'gif':
-      // One palette for the whole clip and ordered dithering: both stay put from frame to frame,
-      // where per-frame palettes or error diffusion would add their own flicker. The palette is
-      // built from half-size frames (the same colours, a third less time for stylized frames).
-      args.push(
-        '-filter_complex',
-        '[0:v]split[a][b];[a]scale=iw/2:ih/2:flags=area,palettegen=stats_mode=full[p];[b][p]paletteuse=dither=bayer:bayer_scale=4:diff_mode=rectangle',
-        '-loop',
-        '0',
-        '-f',
-        'gif',
-      );
+      args.push('-filter_complex', gifPaletteFilter(), '-loop', '0', '-f', 'gif');
       break;
     case 'mp4':
       args.push('-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20', '-pix_fmt', 'yuv420p', '-profile:v', 'high');
@@ -121,6 +111,18 @@ export function encodeArgs(options: EncodeOptions): string[] {
   if (withAudio) args.push('-t', audio.duration.toFixed(3));
   args.push('-threads', '2', '-y', output);
   return args;
+}
+
+/**
+ * The GIF encoder's filter graph for the first input's video: one palette for the whole clip and
+ * ordered dithering, both of which stay put from frame to frame, where per-frame palettes or error
+ * diffusion would add their own flicker. The palette is built from half-size frames (the same
+ * colours, a third less time for stylized frames). `size` scales the frames first (area filter), as
+ * when a finished GIF is made smaller to fit an upload limit.
+ */
+export function gifPaletteFilter(size?: { width: number; height: number }): string {
+  const scale = size ? `scale=${size.width}:${size.height}:flags=area,` : '';
+  return `[0:v]${scale}split[a][b];[a]scale=iw/2:ih/2:flags=area,palettegen=stats_mode=full[p];[b][p]paletteuse=dither=bayer:bayer_scale=4:diff_mode=rectangle`;
 }
 
 /** Cuts a raw RGB stream into frames of `frameBytes`; a short tail (a cut-off frame) is dropped. */
