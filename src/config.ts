@@ -133,6 +133,42 @@ const schema = z.object({
   /** Address the metrics endpoint listens on (0.0.0.0 inside containers). */
   ANIMEFY_METRICS_HOST: z.string().default('127.0.0.1'),
 
+  /** Jobs one user may start per rate-limit window (both bots); past it they are asked to wait. */
+  ANIMEFY_RATE_LIMIT_JOBS: int(1, 10_000).default(8),
+  /** The rate-limit window in seconds. */
+  ANIMEFY_RATE_LIMIT_WINDOW_S: int(1, 86_400).default(300),
+  /** On SIGTERM, running jobs get this long to finish before they are cancelled (with a message). */
+  ANIMEFY_SHUTDOWN_GRACE_S: int(0, 3600).default(20),
+  /** Where the bots keep small state: each chat's default style (a JSON file). */
+  ANIMEFY_DATA_DIR: z.string().default(path.join(REPO_ROOT, 'data')),
+
+  /** Telegram bot token from @BotFather (`<digits>:<secret>`); unset: the Telegram bot does not start. */
+  TELEGRAM_BOT_TOKEN: z
+    .string()
+    .regex(/^\d+:\S+$/, 'expected the token from @BotFather, like 123456789:AAE…')
+    .optional(),
+  /**
+   * Bot API server. Point it at a self-hosted telegram-bot-api server (`--local`) to lift the file
+   * limits from 20 MB down / 50 MB up to 2000 MB.
+   */
+  TELEGRAM_API_ROOT: z
+    .string()
+    .regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, 'expected an http(s) URL')
+    .transform((v) => v.replace(/\/+$/, ''))
+    .default('https://api.telegram.org'),
+  /** Largest file the bot downloads, in MB (default: 20 for api.telegram.org, 2000 for a self-hosted server). */
+  TELEGRAM_MAX_DOWNLOAD_MB: int(1, 2000).optional(),
+  /** Largest file the bot uploads, in MB (default: 50 for api.telegram.org, 2000 for a self-hosted server). */
+  TELEGRAM_MAX_UPLOAD_MB: int(1, 2000).optional(),
+  /** Public HTTPS URL for webhook mode (e.g. https://bot.example.com/telegram); unset: long polling. */
+  TELEGRAM_WEBHOOK_URL: z.string().regex(/^https?:\/\/\S+$/, 'expected an http(s) URL').optional(),
+  /** Secret Telegram sends with every webhook call (1–256 of A-Z a-z 0-9 _ -); unset: a random one per start. */
+  TELEGRAM_WEBHOOK_SECRET: z.string().regex(/^[\w-]{1,256}$/, 'expected 1-256 characters of A-Z a-z 0-9 _ -').optional(),
+  /** Port the webhook server listens on. */
+  TELEGRAM_WEBHOOK_PORT: int(0, 65_535).default(8443),
+  /** Address the webhook server listens on. */
+  TELEGRAM_WEBHOOK_HOST: z.string().default('0.0.0.0'),
+
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 
@@ -165,6 +201,7 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     ...value,
     ANIMEFY_MODELS_DIR: path.resolve(REPO_ROOT, value.ANIMEFY_MODELS_DIR),
     ANIMEFY_FIXTURES_DIR: path.resolve(REPO_ROOT, value.ANIMEFY_FIXTURES_DIR),
+    ANIMEFY_DATA_DIR: path.resolve(REPO_ROOT, value.ANIMEFY_DATA_DIR),
     ANIMEFY_MODEL_MIRROR: value.ANIMEFY_MODEL_MIRROR && path.resolve(REPO_ROOT, value.ANIMEFY_MODEL_MIRROR),
   });
 }

@@ -43,6 +43,14 @@ export const ERROR_MESSAGES = {
   UNSUPPORTED_MEDIA: "I can't work with {kind} files. Send a photo, a GIF or a short video.",
   QUEUE_UNAVAILABLE: "I can't reach my work queue right now. Please try again in a minute.",
   VIDEO_UNAVAILABLE: "I can't work on GIFs or videos right now (my video tools are missing). Photos still work.",
+  // chat bots
+  RATE_LIMITED: "You're going fast! You can start another one in {wait}.",
+  DOWNLOAD_TOO_LARGE: 'That file is {size}, and I can only fetch files up to {limit} here. Send a smaller or shorter one.',
+  DOWNLOAD_FAILED: "I couldn't download that file. Please send it again.",
+  ANIMATED_STICKER: "I can't animefy animated (.tgs) stickers: they're drawings, not pictures. Send a photo, a GIF, a video, or a static or video sticker.",
+  BUTTON_EXPIRED: 'That button has expired. Send the file again and I will start fresh.',
+  NOT_YOUR_BUTTON: 'Only the person who asked for this can do that.',
+  SHUTTING_DOWN: "I'm restarting, so I had to stop this one. Please send it again in a minute.",
   INTERNAL: 'Something went wrong on my side. Please try again in a moment.',
 } as const;
 
