@@ -1,0 +1,82 @@
+/**
+ * Fetches a Telegram file by file_id: getFile, then `<apiRoot>/file/bot<token>/<file_path>` over http
+ * or https (a self-hosted Bot API server in --local mode answers with an absolute path on its disk,
+ * which is read directly). The size is checked before anything is fetched and again while streaming.
+ * The URL holds the token: it is never logged.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { GrammyError, type Api } from 'grammy';
+import { AnimefyError, formatBytes } from '../../errors.ts';
+import type { MediaRef } from './media.ts';
+
+export interface DownloadOptions {
+  api: Api;
+  apiRoot: string;
+  token: string;
+  maxBytes: number;
+  signal?: AbortSignal;
+  /** Whole download, in ms. */
+  timeoutMs?: number;
+}
+
+export async function downloadFile(media: MediaRef, options: DownloadOptions): Promise<Buffer> {
+  const { maxBytes } = options;
+  const tooLarge = (size: number) => new AnimefyError('DOWNLOAD_TOO_LARGE', { size: formatBytes(size), limit: formatBytes(maxBytes) });
+  if (media.fileSize !== undefined && media.fileSize > maxBytes) throw tooLarge(media.fileSize);
+
+  let file;
+  try {
+    file = await options.api.getFile(media.fileId);
+  } catch (err) {
+    if (err instanceof GrammyError && /file is too big/i.test(err.description)) throw tooLarge(media.fileSize ?? maxBytes + 1);
+    throw new AnimefyError('DOWNLOAD_FAILED', {}, { cause: err });
+  }
+  if (file.file_size !== undefined && file.file_size > maxBytes) throw tooLarge(file.file_size);
+  if (!file.file_path) throw new AnimefyError('DOWNLOAD_FAILED', {}, { cause: 'getFile returned no file_path' });
+
+  if (path.isAbsolute(file.file_path)) return readLocalFile(file.file_path, maxBytes, tooLarge);
+
+  const url = `${options.apiRoot}/file/bot${options.token}/${file.file_path.split('/').map(encodeURIComponent).join('/')}`;
+  const signals = [AbortSignal.timeout(options.timeoutMs ?? 120_000)];
+  if (options.signal) signals.push(options.signal);
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.any(signals), redirect: 'error' });
+  } catch (err) {
+    throw new AnimefyError('DOWNLOAD_FAILED', {}, { cause: `fetch failed: ${(err as Error).name}` });
+  }
+  if (!response.ok || !response.body) {
+    await response.body?.cancel();
+    throw new AnimefyError('DOWNLOAD_FAILED', {}, { cause: `file download answered HTTP ${response.status}` });
+  }
+  const declared = Number(response.headers.get('content-length'));
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await response.body.cancel();
+    throw tooLarge(declared);
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of response.body) {
+      total += chunk.byteLength;
+      if (total > maxBytes) throw tooLarge(total);
+      chunks.push(Buffer.from(chunk));
+    }
+  } catch (err) {
+    if (err instanceof AnimefyError) throw err;
+    throw new AnimefyError('DOWNLOAD_FAILED', {}, { cause: `download interrupted: ${(err as Error).name}` });
+  }
+  return Buffer.concat(chunks, total);
+}
+
+async function readLocalFile(file: string, maxBytes: number, tooLarge: (size: number) => AnimefyError): Promise<Buffer> {
+  try {
+    const { size } = await fs.stat(file);
+    if (size > maxBytes) throw tooLarge(size);
+    return await fs.readFile(file);
+  } catch (err) {
+    if (err instanceof AnimefyError) throw err;
+    throw new AnimefyError('DOWNLOAD_FAILED', {}, { cause: `local file unreadable: ${(err as NodeJS.ErrnoException).code}` });
+  }
+}

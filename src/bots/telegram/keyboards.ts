@@ -1,0 +1,96 @@
+/**
+ * Inline keyboards and their callback data. Every button's data is `<action>:<args>` and must fit
+ * Telegram's 64-byte limit: buttons carry a short reference token, never a file_id.
+ */
+import { InlineKeyboard } from 'grammy';
+import { STYLES } from '../../styles.ts';
+
+export const CALLBACK_DATA_MAX_BYTES = 64;
+
+export type CallbackAction =
+  /** Run the referenced media in a style (from the style keyboard). */
+  | { action: 'pick'; token: string; style: string }
+  /** Show the style keyboard for a result's original media. */
+  | { action: 'again'; token: string }
+  /** Run the referenced media again, upscaled ×2. */
+  | { action: 'upscale'; token: string }
+  /** Delete a result message; only `userId` may. */
+  | { action: 'delete'; userId: number }
+  /** Cancel a queued or running job. */
+  | { action: 'cancel'; token: string }
+  /** Set the chat's default style (`ask`: none, ask every time). */
+  | { action: 'default'; style: string };
+
+const PREFIX = { pick: 'p', again: 'a', upscale: 'u', delete: 'd', cancel: 'x', default: 's' } as const;
+
+export function encodeCallback(value: CallbackAction): string {
+  let data: string;
+  switch (value.action) {
+    case 'pick':
+      data = `${PREFIX.pick}:${value.token}:${value.style}`;
+      break;
+    case 'again':
+    case 'upscale':
+    case 'cancel':
+      data = `${PREFIX[value.action]}:${value.token}`;
+      break;
+    case 'delete':
+      data = `${PREFIX.delete}:${value.userId}`;
+      break;
+    case 'default':
+      data = `${PREFIX.default}:${value.style}`;
+      break;
+  }
+  if (Buffer.byteLength(data) > CALLBACK_DATA_MAX_BYTES) throw new Error(`callback data over 64 bytes: ${data}`);
+  return data;
+}
+
+export function decodeCallback(data: string): CallbackAction | undefined {
+  const [prefix, a, b] = data.split(':');
+  switch (prefix) {
+    case PREFIX.pick:
+      return a && b ? { action: 'pick', token: a, style: b } : undefined;
+    case PREFIX.again:
+      return a ? { action: 'again', token: a } : undefined;
+    case PREFIX.upscale:
+      return a ? { action: 'upscale', token: a } : undefined;
+    case PREFIX.cancel:
+      return a ? { action: 'cancel', token: a } : undefined;
+    case PREFIX.delete:
+      return /^\d+$/.test(a ?? '') ? { action: 'delete', userId: Number(a) } : undefined;
+    case PREFIX.default:
+      return a ? { action: 'default', style: a } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** Every style from the registry, two per row. */
+export function styleKeyboard(token: string): InlineKeyboard {
+  const keyboard = new InlineKeyboard();
+  STYLES.forEach((style, i) => {
+    keyboard.text(`${style.emoji} ${style.label}`, encodeCallback({ action: 'pick', token, style: style.id }));
+    if (i % 2 === 1) keyboard.row();
+  });
+  return keyboard;
+}
+
+/** The /style keyboard: pick the chat's default, or go back to being asked. */
+export function defaultStyleKeyboard(): InlineKeyboard {
+  const keyboard = new InlineKeyboard();
+  STYLES.forEach((style, i) => {
+    keyboard.text(`${style.emoji} ${style.label}`, encodeCallback({ action: 'default', style: style.id }));
+    if (i % 2 === 1) keyboard.row();
+  });
+  return keyboard.row().text('❓ Ask me every time', encodeCallback({ action: 'default', style: 'ask' }));
+}
+
+export function resultKeyboard(options: { token: string; requesterId: number; canUpscale: boolean }): InlineKeyboard {
+  const keyboard = new InlineKeyboard().text('🎨 Another style', encodeCallback({ action: 'again', token: options.token }));
+  if (options.canUpscale) keyboard.text('🔍 Upscale', encodeCallback({ action: 'upscale', token: options.token }));
+  return keyboard.text('🗑 Delete', encodeCallback({ action: 'delete', userId: options.requesterId }));
+}
+
+export function cancelKeyboard(token: string): InlineKeyboard {
+  return new InlineKeyboard().text('✖ Cancel', encodeCallback({ action: 'cancel', token }));
+}

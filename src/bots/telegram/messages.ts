@@ -1,0 +1,56 @@
+/**
+ * What the Telegram bot says (plain text). Errors come from the one table in src/errors.ts; this file
+ * holds the Telegram-specific help.
+ */
+import { aboutText, modesText, stylesText } from '../about-text.ts';
+import { MODES, type Mode, type UpscaleFactor } from '../../pipeline/modes.ts';
+import { getStyle } from '../../styles.ts';
+
+export const COMMANDS = [
+  { command: 'animefy', description: 'Animefy a photo, GIF or video (in the caption, or as a reply)' },
+  { command: 'styles', description: 'List the styles' },
+  { command: 'style', description: "Set this chat's default style" },
+  { command: 'help', description: 'How to use me' },
+  { command: 'about', description: 'What I do, privacy and model licences' },
+] as const;
+
+export function helpText(botUsername: string, limits: { downloadMb: number }): string {
+  return [
+    '👋 Send me a photo, a GIF, a short video, a video message or a sticker and I will turn it into anime.',
+    '',
+    'Pick a style from the buttons, or write it in the caption: "shinkai", or "/animefy shinkai person".',
+    `In groups, add /animefy@${botUsername} to the caption, reply to someone's picture with /animefy, or mention @${botUsername}.`,
+    '',
+    '/styles lists the styles, /style sets this chat’s default, /about says what happens to your files.',
+    `Limits: files up to ${limits.downloadMb} MB; videos and GIFs up to a few seconds.`,
+    '',
+    modesText(),
+  ].join('\n');
+}
+
+export function stylesHelp(): string {
+  return `${stylesText()}\n\nUse one in a caption ("/animefy shinkai") or make it this chat's default with /style.`;
+}
+
+export { aboutText };
+
+export const NO_MEDIA_TEXT = 'Send me a photo, a GIF or a short video (or reply to one with /animefy) and I will animefy it. /help has the details.';
+
+export function pickStyleText(unknown?: string): string {
+  return unknown ? `I don't know the style "${unknown}". Pick one:` : '🎨 Which style?';
+}
+
+export function resultCaption(options: { style: string; mode: Mode; upscale: UpscaleFactor; notes: string[] }): string {
+  const style = getStyle(options.style);
+  const parts = [`${style.emoji} ${style.label}`];
+  if (options.mode !== 'full') parts.push(MODES.find((m) => m.id === options.mode)?.label ?? options.mode);
+  if (options.upscale > 1) parts.push(`×${options.upscale}`);
+  const caption = [parts.join(' · '), ...options.notes.map((n) => `ℹ️ ${n}`)].join('\n');
+  return caption.length > 1024 ? `${caption.slice(0, 1021)}…` : caption;
+}
+
+export function defaultStyleSet(style: string | undefined): string {
+  if (!style) return 'OK: I will ask for a style every time.';
+  const s = getStyle(style);
+  return `${s.emoji} ${s.label} is now this chat's default style. /style changes it.`;
+}

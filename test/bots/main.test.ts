@@ -1,0 +1,125 @@
+/**
+ * `npm start` as an operator runs it: a real process, configured only by environment variables,
+ * long polling a fake Telegram Bot API server, answering, and stopping cleanly on SIGTERM. Plus
+ * webhook mode (Telegram's secret token checked) and a start with no token at all.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBots } from '../../src/bots/main.ts';
+import { parseConfig, REPO_ROOT } from '../../src/config.ts';
+import { FakeTelegram, type FakeChat, type FakeUser } from './telegram/fake-telegram.ts';
+
+const alice: FakeUser = { id: 1001, first_name: 'Alice' };
+const dm: FakeChat = { id: 1001, type: 'private', first_name: 'Alice' };
+
+let dataDir: string;
+
+beforeAll(async () => {
+  dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'animefy-main-test-'));
+});
+
+afterAll(async () => {
+  await fs.rm(dataDir, { recursive: true, force: true });
+});
+
+/** Environment for a child `npm start`: this test's settings over the current ones, no .env surprises. */
+function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info', ANIMEFY_DATA_DIR: dataDir, ANIMEFY_CONCURRENCY: '1', ...extra };
+  for (const key of ['TELEGRAM_BOT_TOKEN', 'TELEGRAM_WEBHOOK_URL', 'ANIMEFY_REDIS_URL', 'ANIMEFY_METRICS_PORT']) {
+    if (!(key in extra)) env[key] = '';
+  }
+  return env;
+}
+
+/**
+ * `npm start`, or the command behind it (`node --import tsx src/bots/main.ts`, what the Docker image
+ * runs): npm itself exits at once on SIGTERM without passing it on, so signal tests use the latter.
+ */
+function npmStart(env: NodeJS.ProcessEnv, options: { direct?: boolean } = {}): { child: ChildProcess; output: () => string; exit: Promise<number | null> } {
+  const [command, args] = options.direct ? [process.execPath, ['--import', 'tsx', 'src/bots/main.ts']] : ['npm', ['start', '--silent']];
+  const child = spawn(command, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => output, exit };
+}
+
+describe('npm start', () => {
+  it('with no bot token, says which variable to set and exits non-zero', async () => {
+    const run = npmStart(childEnv({}));
+    expect(await run.exit).toBe(1);
+    expect(run.output()).toContain('TELEGRAM_BOT_TOKEN is not set');
+    expect(run.output()).toContain('No bot token is set');
+  });
+
+  it('runs the Telegram bot from environment variables, answers, and stops cleanly on SIGTERM', async () => {
+    const fake = await FakeTelegram.start();
+    const run = npmStart(childEnv({ TELEGRAM_BOT_TOKEN: fake.token, TELEGRAM_API_ROOT: fake.apiRoot }), { direct: true });
+    try {
+      await fake.waitForCall('deleteWebhook', undefined, { timeoutMs: 60_000 });
+      const message = fake.userText({ chat: dm, from: alice, text: '/help' });
+      const reply = await fake.waitForCall('sendMessage', (c) => c.params.reply_parameters?.message_id === message.message_id, { timeoutMs: 30_000 });
+      expect(reply.params.text).toMatch(/Send me a photo/);
+
+      run.child.kill('SIGTERM');
+      const started = Date.now();
+      expect(await run.exit).toBe(0);
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(run.output()).toContain('shutting down');
+      expect(fake.pendingPolls).toBe(0);
+    } finally {
+      run.child.kill('SIGKILL');
+      await fake.close();
+    }
+  });
+});
+
+describe('webhook mode', () => {
+  it('registers the webhook with a secret and only accepts updates that carry it', async () => {
+    const fake = await FakeTelegram.start();
+    const config = parseConfig({
+      ...process.env,
+      TELEGRAM_BOT_TOKEN: fake.token,
+      TELEGRAM_API_ROOT: fake.apiRoot,
+      TELEGRAM_WEBHOOK_URL: 'https://bot.example.com/telegram/hook',
+      TELEGRAM_WEBHOOK_SECRET: 'test-secret_123',
+      TELEGRAM_WEBHOOK_PORT: '0',
+      TELEGRAM_WEBHOOK_HOST: '127.0.0.1',
+      ANIMEFY_REDIS_URL: '',
+      ANIMEFY_METRICS_PORT: '',
+      ANIMEFY_DATA_DIR: dataDir,
+    });
+    const bots = await startBots(config);
+    try {
+      expect(fake.webhook).toEqual({ url: 'https://bot.example.com/telegram/hook', secret_token: 'test-secret_123' });
+      expect(fake.callsTo('getUpdates')).toEqual([]);
+      const url = `http://127.0.0.1:${bots.telegram!.webhookPort}/telegram/hook`;
+      const update = {
+        update_id: 1,
+        message: { message_id: 7, date: Math.floor(Date.now() / 1000), chat: dm, from: { ...alice, is_bot: false }, text: '/styles', entities: [{ type: 'bot_command', offset: 0, length: 7 }] },
+      };
+      const post = (secret: string | undefined, target = url) =>
+        fetch(target, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(secret ? { 'x-telegram-bot-api-secret-token': secret } : {}) },
+          body: JSON.stringify(update),
+        });
+
+      expect((await post('wrong')).status).toBe(401);
+      expect((await post(undefined)).status).toBe(401);
+      expect((await post('test-secret_123', url.replace('/hook', '/other'))).status).toBe(404);
+      expect(fake.callsTo('sendMessage')).toEqual([]);
+
+      expect((await post('test-secret_123')).status).toBe(200);
+      const reply = await fake.waitForCall('sendMessage', (c) => c.params.reply_parameters?.message_id === 7, { timeoutMs: 10_000 });
+      expect(reply.params.text).toMatch(/^Styles:/);
+    } finally {
+      await bots.stop();
+      await fake.close();
+    }
+  });
+});
