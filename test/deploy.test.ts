@@ -94,9 +94,22 @@ describe('deploy files', () => {
     for (const file of [...DEPLOY_FILES, '.dockerignore']) expect(fs.existsSync(path.join(REPO_ROOT, file)), file).toBe(true);
   });
 
+  it('run the bot and the workers with node itself, the same command as their npm scripts', () => {
+    // npm exits on SIGTERM without passing it on: long-running services must not run through it.
+    const commands = DEPLOY_FILES.flatMap((file) =>
+      [...withoutComments(read(file)).matchAll(/\[\s*"node"\s*,\s*"--import"\s*,\s*"tsx"\s*,\s*"([^"]+)"\s*\]/g)].map((m) => m[1]),
+    );
+    expect(new Set(commands)).toEqual(new Set(['src/bots/main.ts', 'src/queue/worker-main.ts']));
+    for (const entry of commands) {
+      expect(fs.existsSync(path.join(REPO_ROOT, entry)), entry).toBe(true);
+      expect(Object.values(pkg.scripts as Record<string, string>)).toContain(`node --import tsx ${entry}`);
+    }
+    expect(pkg.dependencies.tsx, 'tsx must be a runtime dependency').toBeDefined();
+  });
+
   it('run only npm scripts that package.json has, whose entry files exist', () => {
     const used = new Set(DEPLOY_FILES.flatMap((file) => npmScripts(read(file))));
-    expect([...used]).toEqual(expect.arrayContaining(['start', 'models', 'worker']));
+    expect([...used]).toEqual(expect.arrayContaining(['models']));
     for (const script of used) {
       expect(pkg.scripts[script], `package.json has no "${script}" script (used in deploy/)`).toBeTypeOf('string');
       for (const m of pkg.scripts[script].matchAll(/(?:^|\s)([\w./-]+\.(?:ts|mjs|js))\b/g)) {
