@@ -182,12 +182,14 @@ export class TelegramJobs {
       const shown = status;
       action = new ChatActionLoop(api, spec.chatId, chatActionFor(kind));
       const loop = action;
-      if (handle.state === 'queued') shown.update(queuedText(handle.position || 1), cancelButton);
-      handle.on('position', (position) => shown.update(queuedText(position), cancelButton));
-      handle.on('running', () => {
+      const onRunning = () => {
         shown.update(STARTING_TEXT, cancelButton);
         loop.start();
-      });
+      };
+      if (handle.state === 'queued') shown.update(queuedText(handle.position || 1), cancelButton);
+      else if (handle.state === 'running') onRunning(); // it started before these listeners were attached
+      handle.on('position', (position) => shown.update(queuedText(position), cancelButton));
+      handle.on('running', onRunning);
       handle.on('progress', (event) => shown.update(progressText(event), cancelButton));
 
       const result = await handle.result;
