@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fitToBytes, type FitInput } from '../../src/pipeline/fit-size.ts';
+import { fitToBytes, type FitInput, type FitResult } from '../../src/pipeline/fit-size.ts';
 import { MediaPipeline } from '../../src/pipeline/media/animate.ts';
 import { readGifTiming } from '../../src/pipeline/media/animation-timing.ts';
 import { liveFfmpegProcesses } from '../../src/pipeline/media/ffmpeg.ts';
@@ -149,6 +149,22 @@ describe('fitToBytes: pictures', () => {
   });
 });
 
+/** A re-encoded clip: under the limit, the expected codecs, its sound kept, its length within 0.2 s. */
+async function expectSqueezedClip(
+  result: FitResult,
+  limit: number,
+  before: { duration: number },
+  expected: { format: string; mime: string; video: string; audio: string },
+) {
+  expect(result).toMatchObject({ format: expected.format, mime: expected.mime });
+  expect(result.data.byteLength).toBeLessThanOrEqual(limit);
+  const after = await probeBytes(result.data, `after.${expected.format}`);
+  expect(after.videoCodec).toBe(expected.video);
+  expect(after.audio?.codec).toBe(expected.audio);
+  expect(Math.abs(after.duration - before.duration)).toBeLessThanOrEqual(0.2);
+  return after;
+}
+
 describe('fitToBytes: video and GIF', () => {
   it('squeezes an MP4 to well below its size, keeping its sound and its length', async () => {
     const data = fixture('talking_clip.mp4');
@@ -158,12 +174,7 @@ describe('fitToBytes: video and GIF', () => {
     const started = performance.now();
     const result = await fit({ data, format: 'mp4', width: 160, height: 120 }, limit);
     const ms = performance.now() - started;
-    expect(result).toMatchObject({ format: 'mp4', mime: 'video/mp4' });
-    expect(result.data.byteLength).toBeLessThanOrEqual(limit);
-    const after = await probeBytes(result.data, 'after.mp4');
-    expect(after.videoCodec).toBe('h264');
-    expect(after.audio?.codec).toBe('aac');
-    expect(Math.abs(after.duration - before.duration)).toBeLessThanOrEqual(0.2);
+    const after = await expectSqueezedClip(result, limit, before, { format: 'mp4', mime: 'video/mp4', video: 'h264', audio: 'aac' });
     expect([after.width, after.height]).toEqual([result.width, result.height]);
     expect(result.note).toMatch(/smaller \(\d+ KB\) to fit the 40 KB upload limit/);
     expect(fs.readdirSync(tempRoot)).toEqual([]);
@@ -179,12 +190,7 @@ describe('fitToBytes: video and GIF', () => {
     const before = await probeMedia(paths, file);
     const limit = Math.round(data.byteLength * 0.4);
     const result = await fit({ data, format: 'webm', width: before.width, height: before.height }, limit);
-    expect(result).toMatchObject({ format: 'webm', mime: 'video/webm' });
-    expect(result.data.byteLength).toBeLessThanOrEqual(limit);
-    const after = await probeBytes(result.data, 'after.webm');
-    expect(after.videoCodec).toBe('vp9');
-    expect(after.audio?.codec).toBe('opus');
-    expect(Math.abs(after.duration - before.duration)).toBeLessThanOrEqual(0.2);
+    await expectSqueezedClip(result, limit, before, { format: 'webm', mime: 'video/webm', video: 'vp9', audio: 'opus' });
   });
 
   it('squeezes a GIF under the limit with the same frames, delays and loop', async () => {
