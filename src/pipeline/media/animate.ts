@@ -23,7 +23,7 @@ import { imageFromBytes, imageToBytes } from '../image.ts';
 import type { Mode, Quality, UpscaleFactor } from '../modes.ts';
 import { segmentPerson } from '../person-mask.ts';
 import { isGif, readGifTiming, readWebpTiming, writeGifTiming, type AnimationTiming } from './animation-timing.ts';
-import { FfmpegError, resolveFfmpegPaths, runFfmpeg, spawnFfmpeg, type FfmpegPaths, type FfmpegProcess } from './ffmpeg.ts';
+import { FfmpegError, hasDecoder, resolveFfmpegPaths, runFfmpeg, spawnFfmpeg, type FfmpegPaths, type FfmpegProcess } from './ffmpeg.ts';
 import { decodeArgs, encodeArgs, flattenOnWhite, FrameWriter, MEDIA_MIME, readRawFrames, type MediaFormat } from './frames.ts';
 import { probeMedia, type AudioInfo, type MediaInfo } from './probe.ts';
 import { detectMediaKind } from './sniff.ts';
@@ -352,9 +352,19 @@ export class MediaPipeline {
       }
     }
     const expected = gif ? gif.frames : Math.max(1, Math.round(info.duration * fps));
+    // Transparent parts (a GIF's, a video sticker's) are flattened onto white, as a viewer shows them;
+    // decoded without their alpha they would come out black or in whatever colour the encoder kept.
+    // (An ffmpeg without libvpx decodes them without their alpha: the clip still works.)
+    const libvpx = info.videoCodec === 'vp8' ? 'libvpx' : 'libvpx-vp9';
+    const vpxDecoder = info.alpha && (await hasDecoder(settings.paths.ffmpeg, libvpx)) ? libvpx : undefined;
+    const alpha = !!gif || vpxDecoder !== undefined;
     let decoder: FfmpegProcess | undefined;
     const start = (): FfmpegProcess => {
-      decoder ??= spawnFfmpeg(settings.paths.ffmpeg, decodeArgs(file, { width, height, rate, alpha: !!gif }), { signal, stdin: 'ignore', stdout: 'pipe' });
+      decoder ??= spawnFfmpeg(settings.paths.ffmpeg, decodeArgs(file, { width, height, rate, alpha, decoder: vpxDecoder }), {
+        signal,
+        stdin: 'ignore',
+        stdout: 'pipe',
+      });
       return decoder;
     };
     const delays = gif?.delays.map((d) => d);
@@ -372,7 +382,7 @@ export class MediaPipeline {
         const proc = start();
         let complete = false;
         try {
-          if (gif) {
+          if (alpha) {
             for await (const rgba of readRawFrames(proc.stdout as Readable, width * height * 4)) yield flattenOnWhite(rgba);
           } else {
             yield* readRawFrames(proc.stdout as Readable, width * height * 3);

@@ -280,3 +280,18 @@ export async function runFfmpeg(
   await stdoutEnded;
   return { stdout: Buffer.concat(chunks), stderr: stderr() };
 }
+
+const decoderLists = new Map<string, Promise<ReadonlySet<string>>>();
+
+/** Whether this ffmpeg has a decoder (e.g. libvpx-vp9); asked once per binary. False when it cannot run. */
+export async function hasDecoder(binary: string, name: string): Promise<boolean> {
+  let list = decoderLists.get(binary);
+  if (!list) {
+    list = runFfmpeg(binary, ['-hide_banner', '-decoders'], { timeoutMs: 10_000 }).then(
+      ({ stdout }) => new Set(stdout.toString('utf8').split('\n').map((line) => line.trim().split(/\s+/)[1]).filter(Boolean)),
+      () => new Set<string>(),
+    );
+    decoderLists.set(binary, list);
+  }
+  return (await list).has(name);
+}

@@ -21,8 +21,10 @@ export interface DecodeOptions {
   height: number;
   /** Resample to this constant rate (ffmpeg rational or number); omitted: every frame as stored (GIF). */
   rate?: string;
-  /** RGBA frames (GIF transparency), flattened later with `flattenOnWhite`. */
+  /** RGBA frames (GIF or WebM transparency), flattened later with `flattenOnWhite`. */
   alpha?: boolean;
+  /** A decoder to use instead of ffmpeg's default (libvpx-vp9 keeps a WebM's alpha channel). */
+  decoder?: string;
 }
 
 /** ffmpeg arguments that decode the first video stream of `input` to raw RGB frames on stdout. */
@@ -39,6 +41,7 @@ export function decodeArgs(input: string, options: DecodeOptions): string[] {
     'error',
     '-threads',
     '1',
+    ...(options.decoder ? ['-c:v', options.decoder] : []),
     '-i',
     input,
     '-map',

@@ -46,6 +46,11 @@ export interface MediaInfo {
   frames: number;
   /** The first audio stream, if any. */
   audio?: AudioInfo;
+  /**
+   * VP8/VP9 with an alpha channel (WebM `alpha_mode=1`, e.g. Telegram video stickers): ffmpeg's own
+   * VP8/VP9 decoders drop the alpha, libvpx's keep it.
+   */
+  alpha?: boolean;
 }
 
 export const PROBE_TIMEOUT_MS = 30_000;
@@ -171,6 +176,7 @@ export function mediaInfoFromProbe(output: FfprobeOutput): MediaInfo {
     duration,
     frames,
     ...(audio ? { audio } : {}),
+    ...(hasVpxAlpha(video) ? { alpha: true } : {}),
   };
 }
 
@@ -214,4 +220,9 @@ function positiveNumber(text: string | undefined): number | undefined {
 function positiveInt(text: string | undefined): number | undefined {
   const n = positiveNumber(text);
   return n !== undefined && Number.isInteger(n) ? n : undefined;
+}
+
+function hasVpxAlpha(video: FfprobeStream): boolean {
+  const codec = video.codec_name;
+  return (codec === 'vp8' || codec === 'vp9') && Object.entries(video.tags ?? {}).some(([k, v]) => k.toLowerCase() === 'alpha_mode' && v === '1');
 }

@@ -285,6 +285,22 @@ describe('Telegram bot', () => {
     expect([meta.width, meta.height]).toEqual([512, 512]);
   });
 
+  it('a video sticker (VP9 WebM with alpha) comes back as an animation', async () => {
+    const webm = await makeMedia(scratch, 'sticker.webm', [
+      '-f', 'lavfi', '-i', 'color=c=black@0.0:s=256x256:r=10:d=0.6,format=rgba',
+      '-loop', '1', '-t', '0.6', '-i', fixturePath('portrait_frontal_1.jpg'),
+      '-filter_complex', '[1:v]scale=160:160,format=rgba[p];[0:v][p]overlay=x=48+t*20:y=48:shortest=1',
+      '-c:v', 'libvpx-vp9', '-pix_fmt', 'yuva420p', '-auto-alt-ref', '0', '-deadline', 'realtime',
+    ]);
+    const since = fake.calls.length;
+    const message = fake.userSticker({ chat: aliceDm, from: alice, bytes: await fs.readFile(webm), is_video: true, width: 256, height: 256 });
+    const keyboard = await replyTo(message, 'sendMessage', since);
+    fake.pressButton({ from: alice, message: keyboard.result, data: button(keyboard, /Hayao/) });
+    const result = await replyTo(message, 'sendAnimation', since);
+    const info = await probeBytes(result.files.animation.bytes, 'sticker-result.mp4');
+    expect([info.videoCodec, info.width, info.height]).toEqual(['h264', 256, 256]);
+  });
+
   it('/style sets the chat default (kept on disk); a 429 from Telegram is waited out and retried', async () => {
     const set = fake.userText({ chat: bobDm, from: bob, text: '/style shinkai' });
     expect((await replyTo(set, 'sendMessage')).params.text).toMatch(/Shinkai is now this chat's default/);

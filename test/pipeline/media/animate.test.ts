@@ -229,6 +229,23 @@ describe('other inputs', () => {
     expect([gif.width, gif.height]).toEqual([160, 90]);
   });
 
+  it('a WebM with alpha (a Telegram video sticker) has its transparent parts flattened onto white', async () => {
+    // A 128x128 VP9 clip: a transparent background stored as black, a moving opaque photo square.
+    const source = path.join(tempRoot, 'sticker.webm');
+    execFileSync('ffmpeg', [
+      '-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=black@0.0:s=128x128:r=10:d=0.5,format=rgba',
+      '-loop', '1', '-t', '0.5', '-i', fixturePath('portrait_frontal_1.jpg'),
+      '-filter_complex', '[1:v]scale=64:64,format=rgba[p];[0:v][p]overlay=x=32+t*20:y=32:shortest=1',
+      '-c:v', 'libvpx-vp9', '-pix_fmt', 'yuva420p', '-auto-alt-ref', '0', '-deadline', 'realtime', source,
+    ]);
+    const result = await media.animefy(fs.readFileSync(source), request);
+    const frame = decodeFrames(write('sticker.mp4', result.data), 128, 128)[0];
+    const pixel = (x: number, y: number) => (frame[(y * 128 + x) * 3] + frame[(y * 128 + x) * 3 + 1] + frame[(y * 128 + x) * 3 + 2]) / 3;
+    // Corners were transparent: white (black without the alpha); the square's middle stays a picture.
+    for (const [x, y] of [[4, 4], [123, 4], [4, 123], [123, 123]]) expect(pixel(x, y)).toBeGreaterThan(200);
+    expect(pixel(64, 64)).toBeLessThan(200);
+  });
+
   it('audio that is not AAC is re-encoded to AAC in the MP4', async () => {
     const source = path.join(tempRoot, 'opus.mkv');
     execFileSync('ffmpeg', [
