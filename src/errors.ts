@@ -50,6 +50,7 @@ export const ERROR_MESSAGES = {
   ANIMATED_STICKER: "I can't animefy animated (.tgs) stickers: they're drawings, not pictures. Send a photo, a GIF, a video, or a static or video sticker.",
   BUTTON_EXPIRED: 'That button has expired. Send the file again and I will start fresh.',
   NOT_YOUR_BUTTON: 'Only the person who asked for this can do that.',
+  ADMINS_ONLY: "Only this group's admins can change its default style.",
   SHUTTING_DOWN: "I'm restarting, so I had to stop this one. Please send it again in a minute.",
   INTERNAL: 'Something went wrong on my side. Please try again in a moment.',
 } as const;

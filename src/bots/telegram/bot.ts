@@ -111,7 +111,23 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
     return composer;
   }
 
+  /** Private chats: the user. Groups: admins only (an anonymous admin posts as the group itself). */
+  async function maySetDefault(chat: { id: number; type: string }, userId: number, senderChatId?: number): Promise<boolean> {
+    if (chat.type === 'private' || senderChatId === chat.id) return true;
+    try {
+      const member = await bot.api.getChatMember(chat.id, userId);
+      return member.status === 'creator' || member.status === 'administrator';
+    } catch (err) {
+      log.warn({ err: describe(err), chatId: chat.id }, 'could not check admin status');
+      return false;
+    }
+  }
+
   async function setDefaultStyle(ctx: Context, message: Message, args: string): Promise<void> {
+    if (message.from && !(await maySetDefault(message.chat, message.from.id, message.sender_chat?.id))) {
+      await ctx.reply(`⚠️ ${new AnimefyError('ADMINS_ONLY').message}`, replyTo(message.message_id));
+      return;
+    }
     const word = args.split(/\s+/)[0]?.toLowerCase() ?? '';
     if (!word) {
       const current = settings.get(chatKey(message.chat.id)).style;
@@ -271,6 +287,9 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
       case 'default': {
         const style = action.style === 'ask' ? undefined : STYLES.find((s) => s.id === action.style)?.id;
         if (action.style !== 'ask' && !style) return void (await expired());
+        if (!(await maySetDefault(message.chat, query.from.id))) {
+          return void (await ctx.answerCallbackQuery({ text: new AnimefyError('ADMINS_ONLY').message, show_alert: true }));
+        }
         settings.set(chatKey(message.chat.id), { style });
         await ctx.answerCallbackQuery({ text: 'Saved.' });
         await ctx.api.editMessageText(message.chat.id, message.message_id, defaultStyleSet(style)).catch(() => undefined);

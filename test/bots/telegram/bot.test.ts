@@ -245,6 +245,22 @@ describe('Telegram bot', () => {
     expect(mentioned.params.caption).toMatch(/Sketch/);
   });
 
+  it("only a group's admins may set its default style", async () => {
+    fake.setMemberStatus(group.id, alice.id, 'administrator');
+    const refused = fake.userText({ chat: group, from: bob, text: '/style@animefy_test_bot shinkai' });
+    expect((await replyTo(refused, 'sendMessage')).params.text).toBe(`⚠️ ${ERROR_MESSAGES.ADMINS_ONLY}`);
+
+    const asked = fake.userText({ chat: group, from: alice, text: '/style@animefy_test_bot' });
+    const keyboard = await replyTo(asked, 'sendMessage');
+    const data = button(keyboard, /Cartoon/);
+    const bobPress = fake.pressButton({ from: bob, message: keyboard.result, data });
+    await fake.waitForCall('answerCallbackQuery', (c) => c.params.callback_query_id === bobPress);
+    expect(fake.callbackAnswer(bobPress)).toMatchObject({ text: ERROR_MESSAGES.ADMINS_ONLY, show_alert: true });
+    const alicePress = fake.pressButton({ from: alice, message: keyboard.result, data });
+    await fake.waitForCall('editMessageText', (c) => c.params.message_id === keyboard.result.message_id && /Cartoon is now/.test(c.params.text));
+    expect(fake.callbackAnswer(alicePress)?.show_alert).toBeFalsy();
+  });
+
   it('a corrupt file gets a kind error, and the next request still works', async () => {
     const junk = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(4000, 0x42)]);
     const bad = fake.userDocument({ chat: bobDm, from: bob, bytes: junk, file_name: 'holiday.jpg', mime_type: 'image/jpeg', caption: 'hayao' });

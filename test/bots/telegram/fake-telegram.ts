@@ -146,6 +146,7 @@ export class FakeTelegram {
   private pollers = new Set<Poller>();
   private waiters = new Set<CallWaiter>();
   private failures = new Map<string, Failure[]>();
+  private memberStatus = new Map<string, string>(); // `${chatId}:${userId}` → 'creator' | 'administrator' | …
   private files = new Map<string, StoredFile>();
   private filesByPath = new Map<string, StoredFile>();
   private chats = new Map<number, FakeChat>();
@@ -325,6 +326,11 @@ export class FakeTelegram {
     return Buffer.from(file.bytes);
   }
 
+  /** Makes a user an administrator (or creator, member…) of a group, as getChatMember reports it. */
+  setMemberStatus(chatId: number, userId: number, status: 'creator' | 'administrator' | 'member' | 'restricted' | 'left' | 'kicked'): void {
+    this.memberStatus.set(`${chatId}:${userId}`, status);
+  }
+
   failNext(method: string, failure: Failure): void {
     this.failures.set(method, [...(this.failures.get(method) ?? []), failure]);
   }
@@ -478,6 +484,13 @@ export class FakeTelegram {
         const chat = this.chats.get(this.chatId(p.chat_id));
         if (!chat) throw badRequest('chat not found');
         return chat;
+      },
+      getChatMember: (p) => {
+        const chatId = this.chatId(p.chat_id);
+        if (!this.chats.has(chatId)) throw badRequest('chat not found');
+        const userId = Number(p.user_id);
+        const status = this.memberStatus.get(`${chatId}:${userId}`) ?? 'member';
+        return { status, user: { id: userId, is_bot: false, first_name: `User ${userId}` }, ...(status === 'administrator' ? { can_be_edited: false } : {}) };
       },
       sendChatAction: (p) => (this.chatId(p.chat_id), true),
       sendMessage: (p) => {
