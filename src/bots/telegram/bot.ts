@@ -89,7 +89,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
         case 'start':
         case 'help':
           if (!isText) return next();
-          await ctx.reply(helpText(ctx.me.username, { downloadMb: Math.round(options.limits.downloadBytes / 2 ** 20) }), replyTo(message.message_id));
+          await ctx.reply(helpText(ctx.me.username, options.limits), replyTo(message.message_id));
           return;
         case 'about':
         case 'privacy':
@@ -173,7 +173,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
     const found = own ?? replied;
     const source = own ? message : message.reply_to_message;
     if (!found || !source) {
-      await ctx.reply(command && !isAnimefy ? helpText(me.username, { downloadMb: Math.round(options.limits.downloadBytes / 2 ** 20) }) : NO_MEDIA_TEXT, replyTo(message.message_id));
+      await ctx.reply(command && !isAnimefy ? helpText(me.username, options.limits) : NO_MEDIA_TEXT, replyTo(message.message_id));
       return;
     }
     if ('refusal' in found) {

@@ -28,6 +28,8 @@ export interface TelegramLimits {
   uploadBytes: number;
   /** Largest result in pixels (decides whether "Upscale" is offered). */
   maxOutputPixels: number;
+  /** Longest GIF or video accepted, in seconds (for the help text). */
+  maxClipSeconds: number;
 }
 
 /** What a button remembers about a job: enough to run it again, never the media. */

@@ -5,6 +5,7 @@
 import { aboutText, modesText, stylesText } from '../about-text.ts';
 import { MODES, type Mode, type UpscaleFactor } from '../../pipeline/modes.ts';
 import { getStyle } from '../../styles.ts';
+import { formatBytes } from '../../errors.ts';
 
 export const COMMANDS = [
   { command: 'animefy', description: 'Animefy a photo, GIF or video (in the caption, or as a reply)' },
@@ -14,7 +15,7 @@ export const COMMANDS = [
   { command: 'about', description: 'What I do, privacy and model licences' },
 ] as const;
 
-export function helpText(botUsername: string, limits: { downloadMb: number }): string {
+export function helpText(botUsername: string, limits: { downloadBytes: number; maxClipSeconds: number }): string {
   return [
     '👋 Send me a photo, a GIF, a short video, a video message or a sticker and I will turn it into anime.',
     '',
@@ -22,7 +23,7 @@ export function helpText(botUsername: string, limits: { downloadMb: number }): s
     `In groups, add /animefy@${botUsername} to the caption, reply to someone's picture with /animefy, or mention @${botUsername}.`,
     '',
     '/styles lists the styles, /style sets this chat’s default, /about says what happens to your files.',
-    `Limits: files up to ${limits.downloadMb} MB; videos and GIFs up to a few seconds.`,
+    `Limits: files up to ${formatBytes(limits.downloadBytes)}; GIFs and videos up to ${limits.maxClipSeconds} s.`,
     '',
     modesText(),
   ].join('\n');

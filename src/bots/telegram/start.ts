@@ -39,6 +39,7 @@ export function telegramLimits(config: Config): TelegramLimits {
     downloadBytes: Math.min(downloadMb * MB, config.ANIMEFY_MAX_INPUT_BYTES),
     uploadBytes: uploadMb * MB,
     maxOutputPixels: config.ANIMEFY_MAX_OUTPUT_PIXELS,
+    maxClipSeconds: config.ANIMEFY_MAX_VIDEO_SECONDS,
   };
 }
 

@@ -114,6 +114,7 @@ describe('Telegram bot', () => {
     const start = fake.userText({ chat: aliceDm, from: alice, text: '/start' });
     const help = await replyTo(start, 'sendMessage');
     expect(help.params.text).toMatch(/photo, a GIF/);
+    expect(help.params.text).toContain('files up to 20 MB; GIFs and videos up to 15 s');
     const about = fake.userText({ chat: aliceDm, from: alice, text: '/about' });
     const aboutReply = await replyTo(about, 'sendMessage');
     expect(aboutReply.params.text).toMatch(/not kept after the reply/);
