@@ -7,19 +7,21 @@ import { Bot, Composer, type Context } from 'grammy';
 import type { Message } from 'grammy/types';
 import type { Logger } from 'pino';
 import { autoRetry } from '@grammyjs/auto-retry';
-import { AnimefyError, formatBytes } from '../../errors.ts';
+import { AnimefyError, userMessage } from '../../errors.ts';
 import { DEFAULT_MODE, type Mode, type UpscaleFactor } from '../../pipeline/modes.ts';
 import type { JobQueue } from '../../queue/types.ts';
 import { getStyle, STYLES } from '../../styles.ts';
 import type { ChatSettingsStore } from '../chat-settings.ts';
 import { RateLimiter } from '../rate-limit.ts';
 import { ReferenceStore } from '../references.ts';
+import { checkDeclaredSize } from './download.ts';
 import { decodeCallback, defaultStyleKeyboard, styleKeyboard, type CallbackAction } from './keyboards.ts';
 import { findMedia, type MediaRef } from './media.ts';
 import { aboutText, defaultStyleSet, helpText, NO_MEDIA_TEXT, pickStyleText, stylesHelp } from './messages.ts';
 import { mentionsBot, parseCommand, parseJobWords } from './parse.ts';
 import { replyTo, TelegramJobs, type JobReference, type TelegramLimits } from './jobs.ts';
-import { ChatPacer, describe } from './status-message.ts';
+import { ChatPacer } from './status-message.ts';
+import { describeApiError } from './api-error.ts';
 
 export interface TelegramBotOptions {
   token: string;
@@ -67,7 +69,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
   const chatKey = (chatId: number) => `telegram:${chatId}`;
 
   const guarded = bot.errorBoundary((err) => {
-    log.error({ err: describe(err.error), update: err.ctx.update.update_id }, 'update handler failed');
+    log.error({ err: describeApiError(err.error), update: err.ctx.update.update_id }, 'update handler failed');
     // Whoever was talking to the bot still gets an answer.
     if (err.ctx.callbackQuery) void err.ctx.answerCallbackQuery().catch(() => undefined);
     else if (err.ctx.chat?.type === 'private') void err.ctx.reply(`⚠️ ${new AnimefyError('INTERNAL').message}`).catch(() => undefined);
@@ -118,7 +120,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
       const member = await bot.api.getChatMember(chat.id, userId);
       return member.status === 'creator' || member.status === 'administrator';
     } catch (err) {
-      log.warn({ err: describe(err), chatId: chat.id }, 'could not check admin status');
+      log.warn({ err: describeApiError(err), chatId: chat.id }, 'could not check admin status');
       return false;
     }
   }
@@ -181,11 +183,11 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
       return;
     }
 
-    const { fileSize } = found.media;
-    if (fileSize !== undefined && fileSize > options.limits.downloadBytes) {
+    try {
+      checkDeclaredSize(found.media, options.limits.downloadBytes);
+    } catch (err) {
       // Said before any style is asked for: nothing can be done with this file.
-      const error = new AnimefyError('DOWNLOAD_TOO_LARGE', { size: formatBytes(fileSize), limit: formatBytes(options.limits.downloadBytes) });
-      await ctx.reply(`⚠️ ${error.message}`, replyTo(message.message_id));
+      await ctx.reply(`⚠️ ${userMessage(err)}`, replyTo(message.message_id));
       return;
     }
 
@@ -273,7 +275,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
           return void (await ctx.answerCallbackQuery({ text: new AnimefyError('NOT_YOUR_BUTTON').message, show_alert: true }));
         }
         await ctx.answerCallbackQuery({ text: '🗑 Deleted.' });
-        await ctx.api.deleteMessage(message.chat.id, message.message_id).catch((err) => log.debug({ err: describe(err) }, 'delete failed'));
+        await ctx.api.deleteMessage(message.chat.id, message.message_id).catch((err) => log.debug({ err: describeApiError(err) }, 'delete failed'));
         return;
       }
       case 'cancel': {

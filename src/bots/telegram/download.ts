@@ -20,10 +20,19 @@ export interface DownloadOptions {
   timeoutMs?: number;
 }
 
+/** The size Telegram reported with the message, checked before anything else is done with it. */
+export function checkDeclaredSize(media: MediaRef, maxBytes: number): void {
+  if (media.fileSize !== undefined && media.fileSize > maxBytes) throw downloadTooLarge(media.fileSize, maxBytes);
+}
+
+function downloadTooLarge(size: number, maxBytes: number): AnimefyError {
+  return new AnimefyError('DOWNLOAD_TOO_LARGE', { size: formatBytes(size), limit: formatBytes(maxBytes) });
+}
+
 export async function downloadFile(media: MediaRef, options: DownloadOptions): Promise<Buffer> {
   const { maxBytes } = options;
-  const tooLarge = (size: number) => new AnimefyError('DOWNLOAD_TOO_LARGE', { size: formatBytes(size), limit: formatBytes(maxBytes) });
-  if (media.fileSize !== undefined && media.fileSize > maxBytes) throw tooLarge(media.fileSize);
+  const tooLarge = (size: number) => downloadTooLarge(size, maxBytes);
+  checkDeclaredSize(media, maxBytes);
 
   let file;
   try {

@@ -19,7 +19,8 @@ import { downloadFile } from './download.ts';
 import { cancelKeyboard, resultKeyboard } from './keyboards.ts';
 import { chatActionFor, declaredKind, replyMethod, requestedFormat, type MediaRef } from './media.ts';
 import { resultCaption } from './messages.ts';
-import { ChatActionLoop, ChatPacer, describe, StatusMessage } from './status-message.ts';
+import { ChatActionLoop, ChatPacer, StatusMessage } from './status-message.ts';
+import { describeApiError } from './api-error.ts';
 
 export interface TelegramLimits {
   /** Largest input fetched from Telegram. */
@@ -97,7 +98,7 @@ export class TelegramJobs {
     const job: ActiveJob = { spec, controller: new AbortController(), stopping: false, done: Promise.resolve() };
     this.active.set(token, job);
     job.done = this.run(token, job)
-      .catch((err) => this.deps.log.error({ err: describe(err), chatId: spec.chatId }, 'job reply failed'))
+      .catch((err) => this.deps.log.error({ err: describeApiError(err), chatId: spec.chatId }, 'job reply failed'))
       .finally(() => this.active.delete(token));
   }
 
@@ -216,7 +217,7 @@ export class TelegramJobs {
       if (err.code === 'DOWNLOAD_FAILED') this.deps.log.warn({ cause: String(err.cause), chatId: job.spec.chatId }, 'download failed');
       return `⚠️ ${err.message}`;
     }
-    this.deps.log.error({ err: describe(err), chatId: job.spec.chatId }, 'job failed');
+    this.deps.log.error({ err: describeApiError(err), chatId: job.spec.chatId }, 'job failed');
     return `⚠️ ${userMessage(err)}`;
   }
 
@@ -274,7 +275,7 @@ export class TelegramJobs {
     } catch (err) {
       // Telegram refuses some pictures as photos or stickers (odd sizes): a document always works.
       if (method !== 'document' && err instanceof GrammyError && err.error_code === 400) {
-        this.deps.log.warn({ err: describe(err), method }, 'sending as a document instead');
+        this.deps.log.warn({ err: describeApiError(err), method }, 'sending as a document instead');
         await api.sendDocument(spec.chatId, file(), { ...common, caption });
         return;
       }

@@ -14,7 +14,7 @@ import type { ChatSettingsStore } from '../chat-settings.ts';
 import { createTelegramBot, type TelegramBot } from './bot.ts';
 import type { TelegramLimits } from './jobs.ts';
 import { COMMANDS } from './messages.ts';
-import { describe } from './status-message.ts';
+import { describeApiError } from './api-error.ts';
 
 const OFFICIAL_API_HOST = 'api.telegram.org';
 const MB = 1024 * 1024;
@@ -65,9 +65,9 @@ export async function startTelegramBot(config: Config, queue: JobQueue, settings
     if (err instanceof GrammyError && err.error_code === 401) {
       throw new Error('Telegram refused TELEGRAM_BOT_TOKEN (401 Unauthorized): check the token from @BotFather');
     }
-    throw new Error(`Could not reach the Telegram Bot API at ${config.TELEGRAM_API_ROOT}: ${describe(err)}`);
+    throw new Error(`Could not reach the Telegram Bot API at ${config.TELEGRAM_API_ROOT}: ${describeApiError(err)}`);
   }
-  await bot.api.setMyCommands([...COMMANDS]).catch((err) => log.warn({ err: describe(err) }, 'could not set the command menu'));
+  await bot.api.setMyCommands([...COMMANDS]).catch((err) => log.warn({ err: describeApiError(err) }, 'could not set the command menu'));
 
   const graceMs = config.ANIMEFY_SHUTDOWN_GRACE_S * 1000;
   if (config.TELEGRAM_WEBHOOK_URL) {
@@ -80,7 +80,7 @@ export async function startTelegramBot(config: Config, queue: JobQueue, settings
         return;
       }
       handle(req, res).catch((err: unknown) => {
-        log.warn({ err: describe(err) }, 'webhook update failed');
+        log.warn({ err: describeApiError(err) }, 'webhook update failed');
         if (!res.headersSent) res.writeHead(500).end();
       });
     });

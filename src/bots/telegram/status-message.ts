@@ -8,6 +8,7 @@
 import { GrammyError, type Api } from 'grammy';
 import type { InlineKeyboardMarkup } from 'grammy/types';
 import type { Logger } from 'pino';
+import { describeApiError } from './api-error.ts';
 
 /**
  * Hands out edit slots per chat: at least `intervalMs` apart in private chats, and 1.5× that in
@@ -85,7 +86,7 @@ export class StatusMessage {
       await this.api.deleteMessage(this.chatId, this.messageId);
     } catch (err) {
       // Already gone, or too old to delete: leave it, with its buttons cleared.
-      this.log.debug({ err: describe(err) }, 'status message not deleted');
+      this.log.debug({ err: describeApiError(err) }, 'status message not deleted');
       await this.api.editMessageText(this.chatId, this.messageId, '✅ Done.').catch(() => undefined);
     }
   }
@@ -114,7 +115,7 @@ export class StatusMessage {
           return;
         }
         if (!(err instanceof GrammyError && /not modified/i.test(err.description))) {
-          this.log.debug({ err: describe(err) }, 'status edit failed');
+          this.log.debug({ err: describeApiError(err) }, 'status edit failed');
         }
         this.shown = text;
         this.shownMarkup = markup;
@@ -131,12 +132,6 @@ export class StatusMessage {
 
 function sameMarkup(a?: InlineKeyboardMarkup, b?: InlineKeyboardMarkup): boolean {
   return JSON.stringify(a?.inline_keyboard ?? []) === JSON.stringify(b?.inline_keyboard ?? []);
-}
-
-/** A short description of an API error for logs (never the request, which may carry the token). */
-export function describe(err: unknown): string {
-  if (err instanceof GrammyError) return `${err.method}: ${err.error_code} ${err.description}`;
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
 
 /**

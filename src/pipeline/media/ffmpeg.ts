@@ -281,17 +281,28 @@ export async function runFfmpeg(
   return { stdout: Buffer.concat(chunks), stderr: stderr() };
 }
 
-const decoderLists = new Map<string, Promise<ReadonlySet<string>>>();
+const codecLists = new Map<string, Promise<ReadonlySet<string>>>();
 
-/** Whether this ffmpeg has a decoder (e.g. libvpx-vp9); asked once per binary. False when it cannot run. */
-export async function hasDecoder(binary: string, name: string): Promise<boolean> {
-  let list = decoderLists.get(binary);
+/** The names ffmpeg lists under `-decoders` or `-encoders`; asked once per binary, empty when it cannot run. */
+function codecNames(binary: string, kind: 'decoders' | 'encoders'): Promise<ReadonlySet<string>> {
+  const key = `${kind}\0${binary}`;
+  let list = codecLists.get(key);
   if (!list) {
-    list = runFfmpeg(binary, ['-hide_banner', '-decoders'], { timeoutMs: 10_000 }).then(
+    list = runFfmpeg(binary, ['-hide_banner', `-${kind}`], { timeoutMs: 10_000 }).then(
       ({ stdout }) => new Set(stdout.toString('utf8').split('\n').map((line) => line.trim().split(/\s+/)[1]).filter(Boolean)),
       () => new Set<string>(),
     );
-    decoderLists.set(binary, list);
+    codecLists.set(key, list);
   }
-  return (await list).has(name);
+  return list;
+}
+
+/** Whether this ffmpeg has a decoder (e.g. libvpx-vp9). */
+export async function hasDecoder(binary: string, name: string): Promise<boolean> {
+  return (await codecNames(binary, 'decoders')).has(name);
+}
+
+/** Whether this ffmpeg has an encoder (e.g. libvpx-vp9). */
+export async function hasEncoder(binary: string, name: string): Promise<boolean> {
+  return (await codecNames(binary, 'encoders')).has(name);
 }

@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { resolveFfmpegPaths } from '../../../src/pipeline/media/ffmpeg.ts';
+import { hasEncoder as hasFfmpegEncoder, resolveFfmpegPaths } from '../../../src/pipeline/media/ffmpeg.ts';
 import { config } from '../../helpers/fixtures.ts';
 
 const execFileAsync = promisify(execFile);
@@ -27,9 +27,8 @@ export async function makeMedia(dir: string, name: string, args: readonly string
 }
 
 /** Whether this ffmpeg build has an encoder (e.g. libvpx-vp9). */
-export async function hasEncoder(name: string): Promise<boolean> {
-  const { stdout } = await execFileAsync(paths.ffmpeg, ['-hide_banner', '-encoders']);
-  return stdout.split('\n').some((line) => line.trim().split(/\s+/)[1] === name);
+export function hasEncoder(name: string): Promise<boolean> {
+  return hasFfmpegEncoder(paths.ffmpeg, name);
 }
 
 /** A 1-second 64x48 H.264 MP4 with its moov at the end (ffmpeg's default, no faststart). */
