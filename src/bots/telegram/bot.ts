@@ -42,7 +42,7 @@ export interface TelegramBot {
   jobs: TelegramJobs;
 }
 
-/** How long a callback query may wait for its answer (Telegram shows a spinner until then). */
+/** How long the buttons under a result (and a style keyboard) remember their file. */
 const REFERENCE_TTL_MS = 24 * 3600 * 1000;
 
 export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
