@@ -1,13 +1,14 @@
 /**
  * Fetches a Telegram file by file_id: getFile, then `<apiRoot>/file/bot<token>/<file_path>` over http
  * or https (a self-hosted Bot API server in --local mode answers with an absolute path on its disk,
- * which is read directly). The size is checked before anything is fetched and again while streaming.
- * The URL holds the token: it is never logged.
+ * which is read directly). The size is checked before anything is fetched and again while streaming
+ * (fetch-media.ts). The URL holds the token: it is never logged.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { GrammyError, type Api } from 'grammy';
-import { AnimefyError, formatBytes } from '../../errors.ts';
+import { AnimefyError } from '../../errors.ts';
+import { downloadTooLarge, fetchMedia } from '../fetch-media.ts';
 import type { MediaRef } from './media.ts';
 
 export interface DownloadOptions {
@@ -23,10 +24,6 @@ export interface DownloadOptions {
 /** The size Telegram reported with the message, checked before anything else is done with it. */
 export function checkDeclaredSize(media: MediaRef, maxBytes: number): void {
   if (media.fileSize !== undefined && media.fileSize > maxBytes) throw downloadTooLarge(media.fileSize, maxBytes);
-}
-
-function downloadTooLarge(size: number, maxBytes: number): AnimefyError {
-  return new AnimefyError('DOWNLOAD_TOO_LARGE', { size: formatBytes(size), limit: formatBytes(maxBytes) });
 }
 
 export async function downloadFile(media: MediaRef, options: DownloadOptions): Promise<Buffer> {
@@ -47,36 +44,7 @@ export async function downloadFile(media: MediaRef, options: DownloadOptions): P
   if (path.isAbsolute(file.file_path)) return readLocalFile(file.file_path, maxBytes, tooLarge);
 
   const url = `${options.apiRoot}/file/bot${options.token}/${file.file_path.split('/').map(encodeURIComponent).join('/')}`;
-  const signals = [AbortSignal.timeout(options.timeoutMs ?? 120_000)];
-  if (options.signal) signals.push(options.signal);
-  let response: Response;
-  try {
-    response = await fetch(url, { signal: AbortSignal.any(signals), redirect: 'error' });
-  } catch (err) {
-    throw new AnimefyError('DOWNLOAD_FAILED', {}, { cause: `fetch failed: ${(err as Error).name}` });
-  }
-  if (!response.ok || !response.body) {
-    await response.body?.cancel();
-    throw new AnimefyError('DOWNLOAD_FAILED', {}, { cause: `file download answered HTTP ${response.status}` });
-  }
-  const declared = Number(response.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    await response.body.cancel();
-    throw tooLarge(declared);
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  try {
-    for await (const chunk of response.body) {
-      total += chunk.byteLength;
-      if (total > maxBytes) throw tooLarge(total);
-      chunks.push(Buffer.from(chunk));
-    }
-  } catch (err) {
-    if (err instanceof AnimefyError) throw err;
-    throw new AnimefyError('DOWNLOAD_FAILED', {}, { cause: `download interrupted: ${(err as Error).name}` });
-  }
-  return Buffer.concat(chunks, total);
+  return fetchMedia(url, { maxBytes, signal: options.signal, timeoutMs: options.timeoutMs });
 }
 
 async function readLocalFile(file: string, maxBytes: number, tooLarge: (size: number) => AnimefyError): Promise<Buffer> {

@@ -3,7 +3,6 @@
  * holds the Telegram-specific help.
  */
 import { aboutText, modesText, stylesText } from '../about-text.ts';
-import { MODES, type Mode, type UpscaleFactor } from '../../pipeline/modes.ts';
 import { getStyle } from '../../styles.ts';
 import { formatBytes } from '../../errors.ts';
 
@@ -34,20 +33,12 @@ export function stylesHelp(): string {
 }
 
 export { aboutText };
+export { resultCaption } from '../result-caption.ts';
 
 export const NO_MEDIA_TEXT = 'Send me a photo, a GIF or a short video (or reply to one with /animefy) and I will animefy it. /help has the details.';
 
 export function pickStyleText(unknown?: string): string {
   return unknown ? `I don't know the style "${unknown}". Pick one:` : '🎨 Which style?';
-}
-
-export function resultCaption(options: { style: string; mode: Mode; upscale: UpscaleFactor; notes: string[] }): string {
-  const style = getStyle(options.style);
-  const parts = [`${style.emoji} ${style.label}`];
-  if (options.mode !== 'full') parts.push(MODES.find((m) => m.id === options.mode)?.label ?? options.mode);
-  if (options.upscale > 1) parts.push(`×${options.upscale}`);
-  const caption = [parts.join(' · '), ...options.notes.map((n) => `ℹ️ ${n}`)].join('\n');
-  return caption.length > 1024 ? `${caption.slice(0, 1021)}…` : caption;
 }
 
 export function defaultStyleSet(style: string | undefined): string {
