@@ -15,6 +15,9 @@ const bool = z
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/** A Discord id (snowflake). */
+const snowflake = z.string().regex(/^\d{15,21}$/, 'expected a Discord id (digits)');
+
 const executionProviders = z
   .string()
   .transform((v) =>
@@ -168,6 +171,37 @@ const schema = z.object({
   TELEGRAM_WEBHOOK_PORT: int(0, 65_535).default(8443),
   /** Address the webhook server listens on. */
   TELEGRAM_WEBHOOK_HOST: z.string().default('0.0.0.0'),
+
+  /** Discord bot token (Developer Portal → Bot → Reset Token); unset: the Discord bot does not start. */
+  DISCORD_TOKEN: z
+    .string()
+    .transform((v) => v.replace(/^Bot\s+/i, ''))
+    .pipe(z.string().regex(/^[\w-]{20,}\.[\w-]{4,}\.[\w-]{20,}$/, 'expected the bot token from the Discord Developer Portal (three dot-separated parts)'))
+    .optional(),
+  /** The application's id (Developer Portal → General Information); needed with DISCORD_TOKEN. */
+  DISCORD_APP_ID: snowflake.optional(),
+  /** Register the commands in this one server (instant; for development) instead of globally. */
+  DISCORD_GUILD_ID: snowflake.optional(),
+  /** Register the slash and context-menu commands on start (an idempotent bulk overwrite). */
+  DISCORD_REGISTER_COMMANDS: bool.default(true),
+  /** Discord REST base URL (a REST proxy in front of Discord); the gateway URL comes from its /gateway/bot. */
+  DISCORD_API_BASE: z
+    .string()
+    .regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, 'expected an http(s) URL')
+    .transform((v) => v.replace(/\/+$/, ''))
+    .default('https://discord.com/api'),
+  /**
+   * Hosts the bot may fetch embed images from (attachments come from Discord itself and are fetched
+   * as given). Comma-separated: a host name (https only), `*.example.com`, or an origin like
+   * `http://127.0.0.1:8080`.
+   */
+  DISCORD_MEDIA_HOSTS: z
+    .string()
+    .transform((v) => v.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^(https?:\/\/[^\s/]+|(\*\.)?[a-z0-9.-]+)$/, 'expected host names, *.domain or http(s)://host:port origins')).min(1))
+    .default(['cdn.discordapp.com', 'media.discordapp.net', 'images-ext-1.discordapp.net', 'images-ext-2.discordapp.net']),
+  /** Largest input the Discord bot fetches, in MB (also capped by ANIMEFY_MAX_INPUT_BYTES). */
+  DISCORD_MAX_INPUT_MB: int(1, 2000).default(25),
 
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });

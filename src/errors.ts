@@ -51,6 +51,9 @@ export const ERROR_MESSAGES = {
   BUTTON_EXPIRED: 'That button has expired. Send the file again and I will start fresh.',
   NOT_YOUR_BUTTON: 'Only the person who asked for this can do that.',
   ADMINS_ONLY: "Only this group's admins can change its default style.",
+  MANAGERS_ONLY: 'Only people who can manage this server can change its default style.',
+  NO_MEDIA_IN_MESSAGE: "That message has no picture, GIF or video I can use.",
+  MEDIA_HOST_NOT_ALLOWED: "I can only fetch pictures that are on Discord itself, not links to other sites. Upload the file instead.",
   SHUTTING_DOWN: "I'm restarting, so I had to stop this one. Please send it again in a minute.",
   INTERNAL: 'Something went wrong on my side. Please try again in a moment.',
 } as const;

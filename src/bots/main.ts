@@ -8,6 +8,7 @@ import { ConfigError, getConfig, type Config } from '../config.ts';
 import { childLogger } from '../log.ts';
 import { startQueueService, type QueueService } from '../queue/service.ts';
 import { ChatSettingsStore } from './chat-settings.ts';
+import { startDiscordBot, type RunningDiscordBot } from './discord/start.ts';
 import { startTelegramBot, type RunningTelegramBot } from './telegram/start.ts';
 
 export interface RunningBots {
@@ -15,7 +16,13 @@ export interface RunningBots {
   /** Names of the bots that started. */
   bots: string[];
   telegram?: RunningTelegramBot;
+  discord?: RunningDiscordBot;
   stop(): Promise<void>;
+}
+
+/** Test hooks (shorter timings); production passes none. */
+export interface StartOverrides {
+  discord?: Parameters<typeof startDiscordBot>[3];
 }
 
 interface Stoppable {
@@ -23,24 +30,32 @@ interface Stoppable {
   stop(): Promise<void>;
 }
 
-export async function startBots(config: Config): Promise<RunningBots> {
+export async function startBots(config: Config, overrides: StartOverrides = {}): Promise<RunningBots> {
   const log = childLogger({ module: 'main' });
   const wanted: string[] = [];
   if (config.TELEGRAM_BOT_TOKEN) wanted.push('telegram');
   else log.info('TELEGRAM_BOT_TOKEN is not set: the Telegram bot is skipped');
+  if (config.DISCORD_TOKEN) wanted.push('discord');
+  else log.info('DISCORD_TOKEN is not set: the Discord bot is skipped');
   if (wanted.length === 0) {
-    throw new Error('No bot token is set: set TELEGRAM_BOT_TOKEN (see .env.example) to run a bot.');
+    throw new Error('No bot token is set: set TELEGRAM_BOT_TOKEN, or DISCORD_TOKEN and DISCORD_APP_ID (see .env.example), to run a bot.');
   }
 
   const service = await startQueueService(config);
   const settings = await ChatSettingsStore.open(config.ANIMEFY_DATA_DIR);
   const running: Stoppable[] = [];
   let telegram: RunningTelegramBot | undefined;
+  let discord: RunningDiscordBot | undefined;
   try {
     if (config.TELEGRAM_BOT_TOKEN) {
       const bot = await startTelegramBot(config, service.queue, settings);
       telegram = bot;
       running.push({ name: 'telegram', stop: () => bot.stop() });
+    }
+    if (config.DISCORD_TOKEN) {
+      const bot = await startDiscordBot(config, service.queue, settings, overrides.discord);
+      discord = bot;
+      running.push({ name: 'discord', stop: () => bot.stop() });
     }
   } catch (err) {
     await Promise.allSettled(running.map((b) => b.stop()));
@@ -53,6 +68,7 @@ export async function startBots(config: Config): Promise<RunningBots> {
     service,
     bots: running.map((b) => b.name),
     telegram,
+    discord,
     stop() {
       stopping ??= (async () => {
         const results = await Promise.allSettled(running.map((b) => b.stop()));

@@ -352,6 +352,8 @@ export class FakeDiscord {
   async slashCommand(opts: {
     name: string; options?: { name: string; type: number; value?: any; options?: any[] }[]; attachments?: any[];
     user?: FakeUserObject; guild?: boolean; attachmentSizeLimit?: number;
+    /** The member's permissions in the guild (a bit set as a decimal string; default: all). */
+    memberPermissions?: string;
   }): Promise<FakeInteraction> {
     const resolvedAttachments: Record<string, any> = {};
     for (const a of opts.attachments ?? []) resolvedAttachments[a.id] = clone(a);
@@ -366,7 +368,7 @@ export class FakeDiscord {
     const data: any = { id: commandId, name: opts.name, type: 1, ...(options.length ? { options } : {}) };
     if (Object.keys(resolvedAttachments).length) data.resolved = { attachments: resolvedAttachments };
     if (opts.guild !== false && this.commands.guild.get(this.guildId)?.some((c) => c.id === commandId)) data.guild_id = this.guildId;
-    return this.dispatchInteraction(2, data, { user: opts.user, guild: opts.guild !== false, attachmentSizeLimit: opts.attachmentSizeLimit });
+    return this.dispatchInteraction(2, data, { user: opts.user, guild: opts.guild !== false, attachmentSizeLimit: opts.attachmentSizeLimit, memberPermissions: opts.memberPermissions });
   }
 
   /** Dispatches a MESSAGE context-menu command on a user message (stored by the fake, so `fake.message(id)` knows it). */
@@ -599,7 +601,7 @@ export class FakeDiscord {
 
   // ---------------------------------------------------------------- interaction payloads
 
-  private async dispatchInteraction(type: number, data: any, opts: { user?: FakeUserObject; guild: boolean; attachmentSizeLimit?: number; message?: FakeMessage }): Promise<FakeInteraction> {
+  private async dispatchInteraction(type: number, data: any, opts: { user?: FakeUserObject; guild: boolean; attachmentSizeLimit?: number; message?: FakeMessage; memberPermissions?: string }): Promise<FakeInteraction> {
     await this.waitForSession();
     const user = opts.user ?? this.defaultUser;
     const id = this.snowflake();
@@ -613,7 +615,7 @@ export class FakeDiscord {
         guild_id: this.guildId, guild_locale: 'en-US', guild: { id: this.guildId, locale: 'en-US', features: [] },
         channel_id: this.channelId, channel: { ...this.textChannel(), permissions: ALL_PERMISSIONS },
         member: {
-          user: clone(user), roles: [], permissions: ALL_PERMISSIONS, joined_at: new Date(Date.now() - 86_400_000).toISOString(), nick: null,
+          user: clone(user), roles: [], permissions: opts.memberPermissions ?? ALL_PERMISSIONS, joined_at: new Date(Date.now() - 86_400_000).toISOString(), nick: null,
           avatar: null, premium_since: null, deaf: false, mute: false, flags: 0, pending: false, communication_disabled_until: null, unusual_dm_activity_until: null,
         },
         authorizing_integration_owners: { '0': this.guildId }, context: 0,

@@ -1,0 +1,203 @@
+/**
+ * The Discord bot: one discord.js Client (Guilds intent only: interactions need no privileged
+ * intents), with every interaction routed here behind an error boundary (one failing interaction
+ * never stops the bot, and its user still gets an answer). Jobs live in jobs.ts.
+ */
+import {
+  Client,
+  Events,
+  GatewayIntentBits,
+  MessageFlags,
+  PermissionFlagsBits,
+  type ButtonInteraction,
+  type ChatInputCommandInteraction,
+  type Interaction,
+  type MessageContextMenuCommandInteraction,
+  type StringSelectMenuInteraction,
+} from 'discord.js';
+import type { Logger } from 'pino';
+import { AnimefyError } from '../../errors.ts';
+import { DEFAULT_MODE, parseMode, type Mode } from '../../pipeline/modes.ts';
+import type { JobQueue } from '../../queue/types.ts';
+import { DEFAULT_STYLE, findStyle, getStyle } from '../../styles.ts';
+import { aboutText, stylesText } from '../about-text.ts';
+import type { ChatSettingsStore } from '../chat-settings.ts';
+import { RateLimiter } from '../rate-limit.ts';
+import { ReferenceStore } from '../references.ts';
+import { COMMAND_NAMES } from './commands.ts';
+import { decodeAction, styleMenu } from './components.ts';
+import { DiscordJobs, type DiscordLimits, type JobReference } from './jobs.ts';
+import { findMessageMedia, fromAttachment } from './media.ts';
+import { describeDiscordError } from './reply.ts';
+
+export interface DiscordBotOptions {
+  apiBase: string;
+  queue: JobQueue;
+  settings: ChatSettingsStore;
+  limits: DiscordLimits;
+  rateLimit: { jobs: number; windowMs: number };
+  log: Logger;
+  /** Buttons under results work this long (default a day; Discord's attachment URLs last about as long). */
+  referenceTtlMs?: number;
+  /** Minimum time between progress edits of one reply (default 1.5 s). */
+  editIntervalMs?: number;
+  /** Interaction token lifetime (default Discord's 15 minutes; tests shorten it). */
+  tokenTtlMs?: number;
+}
+
+export interface DiscordBot {
+  client: Client;
+  jobs: DiscordJobs;
+}
+
+const REFERENCE_TTL_MS = 24 * 3600 * 1000;
+/** Discord's message length limit. */
+const MAX_CONTENT = 2000;
+
+export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
+  const { log, settings } = options;
+  const client = new Client({
+    intents: [GatewayIntentBits.Guilds],
+    rest: { api: options.apiBase, timeout: 60_000, retries: 2 },
+    // Nothing the bot says pings anyone unless it asks to (the late-result mention does).
+    allowedMentions: { parse: [] },
+  });
+  const refs = new ReferenceStore<JobReference>(options.referenceTtlMs ?? REFERENCE_TTL_MS);
+  const jobs = new DiscordJobs({
+    queue: options.queue,
+    limits: options.limits,
+    rateLimiter: new RateLimiter(options.rateLimit.jobs, options.rateLimit.windowMs),
+    refs,
+    log,
+    editIntervalMs: options.editIntervalMs ?? 1500,
+    tokenTtlMs: options.tokenTtlMs,
+  });
+
+  /** A server's default style (set with /style); in DMs, the user's own. */
+  const settingsKey = (interaction: Interaction) =>
+    interaction.guildId ? `discord:guild:${interaction.guildId}` : `discord:user:${interaction.user.id}`;
+  const defaultStyle = (interaction: Interaction) => settings.get(settingsKey(interaction)).style ?? DEFAULT_STYLE;
+  const ephemeral = (content: string) => ({ content: content.slice(0, MAX_CONTENT), flags: MessageFlags.Ephemeral }) as const;
+
+  client.on(Events.InteractionCreate, (interaction) => {
+    void route(interaction).catch(async (err: unknown) => {
+      log.error({ err: describeDiscordError(err), interaction: interaction.id, type: interaction.type }, 'interaction handler failed');
+      if (interaction.isRepliable() && !interaction.replied && !interaction.deferred) {
+        await interaction.reply(ephemeral(`⚠️ ${new AnimefyError('INTERNAL').message}`)).catch(() => undefined);
+      }
+    });
+  });
+  client.on(Events.Error, (err) => log.error({ err: describeDiscordError(err) }, 'discord client error'));
+  client.on(Events.ShardError, (err) => log.warn({ err: describeDiscordError(err) }, 'gateway connection error'));
+
+  async function route(interaction: Interaction): Promise<void> {
+    if (interaction.isChatInputCommand()) return onCommand(interaction);
+    if (interaction.isMessageContextMenuCommand()) return onMessageMenu(interaction);
+    if (interaction.isButton() || interaction.isStringSelectMenu()) return onComponent(interaction);
+  }
+
+  async function onCommand(interaction: ChatInputCommandInteraction): Promise<void> {
+    switch (interaction.commandName) {
+      case COMMAND_NAMES.animefy:
+        return onAnimefy(interaction);
+      case COMMAND_NAMES.styles:
+        await interaction.reply(ephemeral(`${stylesText()}\n\nUse one with \`/animefy style:\`, or right-click a message → Apps → Animefy to use this server's default (\`/style\` sets it).`));
+        return;
+      case COMMAND_NAMES.about:
+        await interaction.reply(ephemeral(aboutText()));
+        return;
+      case COMMAND_NAMES.style:
+        return onSetStyle(interaction);
+      default:
+        await interaction.reply(ephemeral("I don't know that command any more. It may take a moment for Discord to update the list."));
+    }
+  }
+
+  async function onAnimefy(interaction: ChatInputCommandInteraction): Promise<void> {
+    const attachment = interaction.options.getAttachment('image', true);
+    const found = fromAttachment(attachment);
+    if ('refusal' in found) {
+      await interaction.reply(ephemeral(`⚠️ ${found.refusal.message}`));
+      return;
+    }
+    const styleOption = interaction.options.getString('style');
+    const style = styleOption && findStyle(styleOption) ? styleOption : defaultStyle(interaction);
+    const modeOption = interaction.options.getString('mode');
+    const mode: Mode = modeOption ? parseMode(modeOption) : DEFAULT_MODE;
+    await jobs.start(interaction, {
+      media: found.media,
+      style,
+      mode,
+      upscale: interaction.options.getBoolean('upscale') ? 2 : 1,
+      private: interaction.options.getBoolean('private') ?? false,
+    });
+  }
+
+  async function onMessageMenu(interaction: MessageContextMenuCommandInteraction): Promise<void> {
+    const message = interaction.targetMessage;
+    const found = findMessageMedia({ attachments: message.attachments.values(), embeds: message.embeds }, options.limits.mediaHosts);
+    if ('refusal' in found) {
+      await interaction.reply(ephemeral(`⚠️ ${found.refusal.message}`));
+      return;
+    }
+    await jobs.start(interaction, { media: found.media, style: defaultStyle(interaction), mode: DEFAULT_MODE, upscale: 1, private: false });
+  }
+
+  async function onSetStyle(interaction: ChatInputCommandInteraction): Promise<void> {
+    if (interaction.inGuild() && !interaction.memberPermissions?.has(PermissionFlagsBits.ManageGuild)) {
+      await interaction.reply(ephemeral(`⚠️ ${new AnimefyError('MANAGERS_ONLY').message}`));
+      return;
+    }
+    const style = getStyle(interaction.options.getString('style', true));
+    settings.set(settingsKey(interaction), { style: style.id });
+    const where = interaction.inGuild() ? "this server's" : 'your';
+    await interaction.reply({ content: `${style.emoji} ${style.label} is now ${where} default style (used by the Animefy message menu and when /animefy has no style).` });
+  }
+
+  async function onComponent(interaction: ButtonInteraction | StringSelectMenuInteraction): Promise<void> {
+    const action = decodeAction(interaction.customId);
+    if (!action) {
+      await interaction.reply(ephemeral(`⚠️ ${new AnimefyError('BUTTON_EXPIRED').message}`));
+      return;
+    }
+    switch (action.kind) {
+      case 'delete': {
+        if (interaction.user.id !== action.requesterId) {
+          await interaction.reply(ephemeral(`⚠️ ${new AnimefyError('NOT_YOUR_BUTTON').message}`));
+          return;
+        }
+        await interaction.deferUpdate();
+        await interaction.deleteReply();
+        return;
+      }
+      case 'cancel': {
+        const outcome = await jobs.cancel(action.job, interaction.user.id);
+        if (outcome === 'not-yours') await interaction.reply(ephemeral(`⚠️ ${new AnimefyError('NOT_YOUR_BUTTON').message}`));
+        else if (outcome === 'unknown') await interaction.reply(ephemeral('That one has already finished.'));
+        else await interaction.deferUpdate();
+        return;
+      }
+      default:
+        break;
+    }
+    const ref = refs.get(action.ref);
+    if (!ref) {
+      await interaction.reply(ephemeral(`⚠️ ${new AnimefyError('BUTTON_EXPIRED').message}`));
+      return;
+    }
+    if (action.kind === 'again') {
+      await interaction.reply({ content: '🎨 Which style?', components: [styleMenu(action.ref, ref.style)], flags: MessageFlags.Ephemeral });
+      return;
+    }
+    if (action.kind === 'upscale') {
+      await jobs.start(interaction, { media: ref.media, style: ref.style, mode: ref.mode, upscale: 2, private: ref.private });
+      return;
+    }
+    // 'pick': a style from the menu, on the same file.
+    const picked = interaction.isStringSelectMenu() ? interaction.values[0] : undefined;
+    const style = picked && findStyle(picked) ? picked : ref.style;
+    await jobs.start(interaction, { media: ref.media, style, mode: ref.mode, upscale: 1, private: ref.private });
+  }
+
+  return { client, jobs };
+}

@@ -1,0 +1,93 @@
+/**
+ * Buttons and the style menu under Discord replies. A component's custom id (at most 100 characters)
+ * carries a short reference token (what the job was: a URL and options, kept in memory for a day) or,
+ * for Delete, the requester's id itself, so Delete keeps working after a restart.
+ */
+import { ActionRowBuilder, ButtonBuilder, ButtonStyle, StringSelectMenuBuilder } from 'discord.js';
+import { STYLES } from '../../styles.ts';
+
+export type ComponentAction =
+  | { kind: 'again'; ref: string }
+  | { kind: 'pick'; ref: string }
+  | { kind: 'upscale'; ref: string }
+  | { kind: 'delete'; requesterId: string }
+  | { kind: 'cancel'; job: string; requesterId: string };
+
+const PREFIX = 'af';
+/** Discord's limit on a custom id. */
+export const MAX_CUSTOM_ID = 100;
+
+export function encodeAction(action: ComponentAction): string {
+  let id: string;
+  switch (action.kind) {
+    case 'again':
+    case 'pick':
+    case 'upscale':
+      id = `${PREFIX}:${action.kind}:${action.ref}`;
+      break;
+    case 'delete':
+      id = `${PREFIX}:delete:${action.requesterId}`;
+      break;
+    case 'cancel':
+      id = `${PREFIX}:cancel:${action.job}:${action.requesterId}`;
+      break;
+  }
+  if (id.length > MAX_CUSTOM_ID) throw new Error(`custom id too long (${id.length})`);
+  return id;
+}
+
+/** The action a custom id stands for; undefined for ids this bot did not make. */
+export function decodeAction(customId: string): ComponentAction | undefined {
+  const [prefix, kind, a, b] = customId.split(':');
+  if (prefix !== PREFIX || !a) return undefined;
+  switch (kind) {
+    case 'again':
+    case 'pick':
+    case 'upscale':
+      return { kind, ref: a };
+    case 'delete':
+      return /^\d+$/.test(a) ? { kind, requesterId: a } : undefined;
+    case 'cancel':
+      return b && /^\d+$/.test(b) ? { kind, job: a, requesterId: b } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** 🎨 Another style · 🔍 Upscale ×2 (pictures that can grow) · 🗑 Delete (the requester only). */
+export function resultButtons(options: { ref: string; requesterId: string; canUpscale: boolean }): ActionRowBuilder<ButtonBuilder> {
+  const row = new ActionRowBuilder<ButtonBuilder>().addComponents(
+    new ButtonBuilder().setCustomId(encodeAction({ kind: 'again', ref: options.ref })).setLabel('Another style').setEmoji('🎨').setStyle(ButtonStyle.Primary),
+  );
+  if (options.canUpscale) {
+    row.addComponents(
+      new ButtonBuilder().setCustomId(encodeAction({ kind: 'upscale', ref: options.ref })).setLabel('Upscale ×2').setEmoji('🔍').setStyle(ButtonStyle.Secondary),
+    );
+  }
+  row.addComponents(
+    new ButtonBuilder().setCustomId(encodeAction({ kind: 'delete', requesterId: options.requesterId })).setLabel('Delete').setEmoji('🗑').setStyle(ButtonStyle.Danger),
+  );
+  return row;
+}
+
+export function cancelButton(job: string, requesterId: string): ActionRowBuilder<ButtonBuilder> {
+  return new ActionRowBuilder<ButtonBuilder>().addComponents(
+    new ButtonBuilder().setCustomId(encodeAction({ kind: 'cancel', job, requesterId })).setLabel('Cancel').setEmoji('✖').setStyle(ButtonStyle.Secondary),
+  );
+}
+
+/** A menu of every style from the registry (the current one marked). */
+export function styleMenu(ref: string, current?: string): ActionRowBuilder<StringSelectMenuBuilder> {
+  const menu = new StringSelectMenuBuilder()
+    .setCustomId(encodeAction({ kind: 'pick', ref }))
+    .setPlaceholder('Pick a style')
+    .addOptions(
+      STYLES.map((style) => ({
+        label: style.id === current ? `${style.label} (this one)` : style.label,
+        value: style.id,
+        description: style.description.slice(0, 100),
+        emoji: style.emoji,
+      })),
+    );
+  return new ActionRowBuilder<StringSelectMenuBuilder>().addComponents(menu);
+}

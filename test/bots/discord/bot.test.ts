@@ -1,0 +1,311 @@
+/**
+ * The Discord bot end to end: `startBots` (what `npm start` runs) with the real discord.js client
+ * logged into a fake Discord on 127.0.0.1 (test/bots/discord/fake-discord.ts: gateway, REST,
+ * webhooks, CDN), real fixtures and real models in real worker processes. Scenarios run in order
+ * against one bot.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBots, type RunningBots } from '../../../src/bots/main.ts';
+import { parseConfig } from '../../../src/config.ts';
+import { AnimefyError, ERROR_MESSAGES } from '../../../src/errors.ts';
+import { probeMedia } from '../../../src/pipeline/media/probe.ts';
+import { STYLE_IDS } from '../../../src/styles.ts';
+import { fixture } from '../../helpers/fixtures.ts';
+import { paths, scratchDir } from '../../pipeline/media/make-media.ts';
+import { FakeDiscord, type FakeInteraction, type FakeMessage, type FakeUserObject } from './fake-discord.ts';
+
+const EPHEMERAL = 64;
+const JOB_TIMEOUT = 120_000;
+
+let fake: FakeDiscord;
+let bots: RunningBots;
+let dataDir: string;
+let scratch: string;
+let alice: FakeUserObject;
+let bob: FakeUserObject;
+
+beforeAll(async () => {
+  fake = await FakeDiscord.start();
+  alice = fake.user('1300000000000000001', 'alice');
+  bob = fake.user('1300000000000000002', 'bob');
+  dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'animefy-discord-test-'));
+  scratch = await scratchDir();
+  const config = parseConfig({
+    ...process.env,
+    TELEGRAM_BOT_TOKEN: '',
+    DISCORD_TOKEN: fake.token,
+    DISCORD_APP_ID: fake.appId,
+    DISCORD_GUILD_ID: '',
+    DISCORD_REGISTER_COMMANDS: 'true',
+    DISCORD_API_BASE: fake.apiBase,
+    // Embed images from the fake's CDN are allowed; nothing else is.
+    DISCORD_MEDIA_HOSTS: fake.cdnOrigin,
+    DISCORD_MAX_INPUT_MB: '5',
+    ANIMEFY_REDIS_URL: '',
+    ANIMEFY_METRICS_PORT: '',
+    ANIMEFY_DATA_DIR: dataDir,
+    ANIMEFY_CONCURRENCY: '1',
+    ANIMEFY_MAX_QUEUED: '1',
+    ANIMEFY_WORKING_SIZE: '512',
+    ANIMEFY_VIDEO_WORKING_SIZE: '160',
+    ANIMEFY_RATE_LIMIT_JOBS: '4',
+    ANIMEFY_SHUTDOWN_GRACE_S: '0',
+  });
+  bots = await startBots(config, { discord: { editIntervalMs: 500 } });
+}, 120_000);
+
+afterAll(async () => {
+  await bots?.stop();
+  await fake?.close();
+  await fs.rm(dataDir, { recursive: true, force: true });
+  await fs.rm(scratch, { recursive: true, force: true });
+});
+
+const attachmentOption = (attachment: any) => ({ name: 'image', type: 11, value: attachment });
+
+/** `/animefy image:<file> …` as `user`. */
+async function animefy(file: { name: string; data: Buffer; type: string }, options: Record<string, string | boolean> = {}, user = alice) {
+  const attachment = await fake.addAttachment(file.name, file.data, file.type);
+  const opts: any[] = [attachmentOption(attachment)];
+  for (const [name, value] of Object.entries(options)) opts.push({ name, type: typeof value === 'boolean' ? 5 : 3, value });
+  const interaction = await fake.slashCommand({ name: 'animefy', options: opts, user });
+  return { interaction, attachment };
+}
+
+const photo = () => ({ name: 'portrait.jpg', data: fixture('portrait_frontal_1.jpg'), type: 'image/jpeg' });
+
+/** The reply once it holds a file. */
+function resultOf(interaction: FakeInteraction): Promise<FakeMessage> {
+  return interaction.waitForOriginal((m) => m.files.length > 0, JOB_TIMEOUT);
+}
+
+/** The ephemeral message the requester got: the reply itself or a follow-up. */
+async function ephemeralText(interaction: FakeInteraction, timeoutMs = JOB_TIMEOUT): Promise<string> {
+  const found = await fake.waitFor(
+    () => {
+      const immediate = interaction.callbacks.find((c) => c.type === 4 && (c.data?.flags & EPHEMERAL) !== 0);
+      if (immediate) return String(immediate.data.content);
+      const followup = interaction.followups.find((m) => m.ephemeral);
+      return followup?.content;
+    },
+    timeoutMs,
+    () => `an ephemeral answer to ${interaction.id}`,
+  );
+  return found;
+}
+
+function buttonIds(message: FakeMessage): { label: string; id: string }[] {
+  return (message.components ?? []).flatMap((row: any) => row.components.map((c: any) => ({ label: c.label ?? c.placeholder, id: c.custom_id })));
+}
+
+function customId(message: FakeMessage, label: RegExp): string {
+  const found = buttonIds(message).find((b) => label.test(b.label ?? ''));
+  if (!found) throw new Error(`no component ${label} in ${JSON.stringify(buttonIds(message))}`);
+  return found.id;
+}
+
+async function imageSize(bytes: Buffer): Promise<[number, number]> {
+  const meta = await sharp(bytes).metadata();
+  return [meta.autoOrient?.width ?? meta.width!, meta.autoOrient?.height ?? meta.height!];
+}
+
+async function probeBytes(bytes: Buffer, name: string) {
+  const file = path.join(scratch, name);
+  await fs.writeFile(file, bytes);
+  return probeMedia(paths, file);
+}
+
+const text = (code: keyof typeof ERROR_MESSAGES, params: Record<string, string> = {}) => new AnimefyError(code, params).message;
+
+describe('Discord bot (real discord.js, fake Discord)', () => {
+  it('connects with the Guilds intent only and registers its commands with one bulk overwrite', () => {
+    expect(fake.identifies).toHaveLength(1);
+    expect(fake.identifies[0].intents).toBe(1);
+    const puts = fake.requests.filter((r) => r.method === 'PUT');
+    expect(puts.map((r) => r.route)).toEqual(['PUT /applications/:app/commands']);
+    expect(fake.commands.global.map((c) => c.name).sort()).toEqual(['Animefy', 'about', 'animefy', 'style', 'styles']);
+    const style = fake.commands.global.find((c) => c.name === 'animefy').options.find((o: any) => o.name === 'style');
+    expect(style.choices.map((c: any) => c.value)).toEqual(STYLE_IDS);
+  });
+
+  it('/about and /styles answer at once, only to the asker', async () => {
+    const about = await fake.slashCommand({ name: 'about' });
+    const answer = await about.waitForAck();
+    expect(answer.type).toBe(4);
+    expect(answer.data.flags & EPHEMERAL).toBe(EPHEMERAL);
+    expect(answer.data.content).toMatch(/non-commercial/);
+    expect(answer.data.content).toMatch(/not kept/);
+    const styles = await fake.slashCommand({ name: 'styles' });
+    expect((await styles.waitForAck()).data.content).toContain('Shinkai');
+  });
+
+  let result: FakeMessage;
+  let source: { interaction: FakeInteraction; attachment: any };
+
+  it('/animefy with a photo: deferred within 3 s, progress shown, then the reply becomes the image at its size', async () => {
+    source = await animefy(photo(), { style: 'shinkai' });
+    const ack = await source.interaction.waitForAck();
+    expect(ack.type).toBe(5);
+    expect(ack.ms).toBeLessThan(3000);
+    expect(ack.data?.flags ?? 0).toBe(0);
+    result = await resultOf(source.interaction);
+    expect(await imageSize(result.files[0].data)).toEqual(await imageSize(fixture('portrait_frontal_1.jpg')));
+    expect(result.files[0].filename).toMatch(/^animefy-shinkai\.(jpg|png)$/);
+    expect(result.content).toContain('Shinkai');
+    // The place in line or the stage was shown before the result.
+    expect(result.history.some((h) => /Queued|Starting|%/.test(h))).toBe(true);
+    expect(buttonIds(result).map((b) => b.label)).toEqual(['Another style', 'Upscale ×2', 'Delete']);
+    expect(fake.downloads(source.attachment.url)).toBe(1);
+    // No request the fake does not know (a wrong route would show here).
+    expect(fake.unhandled).toEqual([]);
+  }, JOB_TIMEOUT);
+
+  it('"Another style" opens a menu; picking a style fetches the original again and posts a new result', async () => {
+    const press = await fake.button({ customId: customId(result, /Another style/), message: result, user: bob });
+    const menuAck = await press.waitForAck();
+    expect(menuAck.type).toBe(4);
+    expect(menuAck.data.flags & EPHEMERAL).toBe(EPHEMERAL);
+    const menuMessage = press.original()!;
+    const menu = menuMessage.components[0].components[0];
+    expect(menu.options.map((o: any) => o.value)).toEqual(STYLE_IDS);
+
+    const pick = await fake.select({ customId: menu.custom_id, values: ['cartoon'], message: menuMessage, user: bob });
+    expect((await pick.waitForAck()).type).toBe(5);
+    const again = await resultOf(pick);
+    expect(again.content).toContain('Cartoon');
+    expect(await imageSize(again.files[0].data)).toEqual(await imageSize(fixture('portrait_frontal_1.jpg')));
+    expect(fake.downloads(source.attachment.url)).toBe(2);
+  }, JOB_TIMEOUT);
+
+  it('"Delete" is refused for someone else and done for the requester', async () => {
+    const deleteId = customId(result, /Delete/);
+    const byBob = await fake.button({ customId: deleteId, message: result, user: bob });
+    expect(await ephemeralText(byBob, 5000)).toContain(text('NOT_YOUR_BUTTON'));
+    expect(fake.message(result.id)!.deleted).toBe(false);
+
+    const byAlice = await fake.button({ customId: deleteId, message: result, user: alice });
+    await fake.waitFor(() => fake.message(result.id)!.deleted, 5000, () => 'the result deleted');
+    expect(byAlice.callbacks[0].type).toBe(6);
+  });
+
+  it('a GIF comes back as a GIF of the same length', async () => {
+    const { interaction } = await animefy({ name: 'clip.gif', data: fixture('face_clip.gif'), type: 'image/gif' });
+    expect((await interaction.waitForAck()).ms).toBeLessThan(3000);
+    const gif = await resultOf(interaction);
+    expect(gif.files[0].filename).toMatch(/\.gif$/);
+    const probe = await probeBytes(gif.files[0].data, 'result.gif');
+    expect(probe.duration).toBeGreaterThan(2.5);
+    expect(probe.duration).toBeLessThan(3.5);
+    // Frames were reported while it ran.
+    expect(gif.history.some((h) => /frame \d+ of \d+/.test(h))).toBe(true);
+  }, JOB_TIMEOUT);
+
+  it('a file that is not a picture gets a friendly ephemeral answer and is never fetched', async () => {
+    const { interaction, attachment } = await animefy({ name: 'notes.txt', data: Buffer.from('hello'), type: 'text/plain; charset=utf-8' });
+    expect(await ephemeralText(interaction, 5000)).toContain(text('UNSUPPORTED_MEDIA', { kind: 'text' }));
+    expect(fake.downloads(attachment.url)).toBe(0);
+
+    const big = await animefy({ name: 'huge.png', data: Buffer.alloc(6 * 1024 * 1024, 1), type: 'image/png' });
+    expect(await ephemeralText(big.interaction, 5000)).toMatch(/I can only fetch files up to 5 MB/);
+    expect(fake.downloads(big.attachment.url)).toBe(0);
+  });
+
+  it('a damaged picture: the public "thinking…" goes away and only the requester sees why; the bot keeps serving', async () => {
+    const broken = fixture('portrait_frontal_1.jpg').subarray(0, 2000);
+    const { interaction } = await animefy({ name: 'broken.jpg', data: broken, type: 'image/jpeg' }, {}, bob);
+    expect((await interaction.waitForAck()).type).toBe(5);
+    const message = await ephemeralText(interaction);
+    expect([text('CORRUPT_IMAGE'), text('NOT_AN_IMAGE')].some((t) => message.includes(t))).toBe(true);
+    expect(interaction.original()?.deleted ?? true).toBe(true);
+  }, JOB_TIMEOUT);
+
+  it('/style sets the default for managers only; the Animefy message menu uses it and offers "Another style"', async () => {
+    const styleOption = (value: string) => [{ name: 'style', type: 3, value }];
+    const refused = await fake.slashCommand({ name: 'style', options: styleOption('shinkai'), user: bob, memberPermissions: '0' });
+    expect(await ephemeralText(refused, 5000)).toContain(text('MANAGERS_ONLY'));
+    const set = await fake.slashCommand({ name: 'style', options: styleOption('cartoon'), user: alice });
+    expect((await set.waitForAck()).data.content).toMatch(/Cartoon is now this server's default/);
+
+    const attachment = await fake.addAttachment('friend.jpg', fixture('portrait_frontal_2.jpg'), 'image/jpeg');
+    const menu = await fake.contextMenu({ name: 'Animefy', message: { content: 'look at this', attachments: [attachment] }, user: bob });
+    expect((await menu.waitForAck()).ms).toBeLessThan(3000);
+    const reply = await resultOf(menu);
+    expect(reply.content).toContain('Cartoon');
+    expect(buttonIds(reply).map((b) => b.label)).toContain('Another style');
+  }, JOB_TIMEOUT);
+
+  it('the message menu fetches embed images only from allowed hosts', async () => {
+    const allowed = fake.serveRaw('/embeds/landscape.jpg', fixture('landscape_1.jpg'), 'image/jpeg');
+    const ok = await fake.contextMenu({ name: 'Animefy', message: { embeds: [{ image: { url: 'https://example.com/landscape.jpg', proxy_url: allowed } }] }, user: bob });
+    const reply = await resultOf(ok);
+    expect(fake.downloads(allowed)).toBe(1);
+    expect(await imageSize(reply.files[0].data)).toEqual(await imageSize(fixture('landscape_1.jpg')));
+
+    // The same fake server under another loopback address: not on the allow-list.
+    const internal = allowed.replace('127.0.0.1', '127.0.0.2');
+    const refused = await fake.contextMenu({ name: 'Animefy', message: { embeds: [{ image: { url: internal } }] }, user: bob });
+    expect(await ephemeralText(refused, 5000)).toContain(text('MEDIA_HOST_NOT_ALLOWED'));
+    expect(fake.downloads(allowed)).toBe(1);
+
+    const empty = await fake.contextMenu({ name: 'Animefy', message: { content: 'just words' }, user: bob });
+    expect(await ephemeralText(empty, 5000)).toContain(text('NO_MEDIA_IN_MESSAGE'));
+  }, JOB_TIMEOUT);
+
+  it('queue full: still acknowledged in time, then a polite ephemeral message; a job outliving its token is posted in the channel', async () => {
+    const carol = fake.user('1300000000000000003', 'carol');
+    const dave = fake.user('1300000000000000004', 'dave');
+    const video = await animefy({ name: 'talking.mp4', data: fixture('talking_clip.mp4'), type: 'video/mp4' }, {}, alice);
+    await video.interaction.waitForOriginal((m) => /%|Starting/.test(m.content), JOB_TIMEOUT);
+    const queued = await animefy(photo(), {}, carol);
+    await queued.interaction.waitForOriginal((m) => /Queued/.test(m.content), 10_000);
+    const full = await animefy(photo(), {}, dave);
+    const ack = await full.interaction.waitForAck();
+    expect(ack.type).toBe(5);
+    expect(ack.ms).toBeLessThan(3000);
+    expect(await ephemeralText(full.interaction, 10_000)).toMatch(/very busy/);
+
+    // The video's interaction token expires while it runs (Discord keeps them 15 minutes).
+    fake.expireToken(video.interaction);
+    const posted = await fake.waitForMessage((m) => m.channelId === fake.channelId && m.content.includes(`<@${alice.id}>`) && m.files.length > 0, JOB_TIMEOUT);
+    // The mention pings only the requester.
+    const post = fake.requests.find((r) => r.route === 'POST /channels/:channel/messages' && r.response?.id === posted.id);
+    expect(post?.payload?.allowed_mentions).toEqual({ users: [alice.id] });
+    const probe = await probeBytes(posted.files[0].data, 'late.mp4');
+    expect(probe.audio).toBeDefined();
+    expect(probe.duration).toBeGreaterThan(2.5);
+    expect(buttonIds(posted).map((b) => b.label)).toContain('Another style');
+
+    // The queued one still ends normally.
+    const normal = await resultOf(queued.interaction);
+    expect(normal.files[0].data.byteLength).toBeGreaterThan(1000);
+  }, 3 * JOB_TIMEOUT);
+
+  it('a private job whose token is gone arrives as a DM', async () => {
+    const erin = fake.user('1300000000000000005', 'erin');
+    const { interaction } = await animefy(photo(), { private: true }, erin);
+    const ack = await interaction.waitForAck();
+    expect(ack.data.flags & EPHEMERAL).toBe(EPHEMERAL);
+    fake.expireToken(interaction);
+    const dm = await fake.waitFor(() => fake.dmsTo(erin.id).find((m) => m.files.length > 0), JOB_TIMEOUT, () => 'a DM with the result');
+    // The server's default (set with /style above).
+    expect(dm.content).toContain('Cartoon');
+    // Nothing was posted in the channel for a private job.
+    expect(fake.messages(fake.channelId).some((m) => m.content.includes(`<@${erin.id}>`))).toBe(false);
+  }, JOB_TIMEOUT);
+
+  it('a user past the rate limit is told how long to wait', async () => {
+    const frank = fake.user('1300000000000000006', 'frank');
+    const tiny = { name: 'tiny.png', data: await sharp({ create: { width: 4, height: 4, channels: 3, background: '#888' } }).png().toBuffer(), type: 'image/png' };
+    for (let i = 0; i < 4; i++) {
+      const { interaction } = await animefy(tiny, {}, frank);
+      expect(await ephemeralText(interaction)).toMatch(/too small/);
+    }
+    const limited = await animefy(tiny, {}, frank);
+    expect(await ephemeralText(limited.interaction, 5000)).toMatch(/You're going fast! You can start another one in \d+ (s|min)\./);
+    expect(limited.interaction.callbacks[0].type).toBe(4);
+  }, JOB_TIMEOUT);
+});
