@@ -3,7 +3,7 @@
  *   npm run bench                 all sections
  *   npm run bench -- --quick      fewer cases, one run each (a smoke check)
  *   npm run bench -- --runs 5     more runs per case (medians)
- *   npm run bench -- --only pipeline   (sections: pipeline, media, queue, telegram)
+ *   npm run bench -- --only pipeline   (sections: pipeline, media, queue, telegram, discord)
  *   npm run bench -- --filter 1024   only the cases whose name contains "1024"
  */
 import os from 'node:os';
@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { benchMedia } from './media.ts';
 import { benchPipeline } from './pipeline.ts';
 import { benchQueue } from './queue.ts';
+import { benchDiscord } from './discord.ts';
 import { benchTelegram } from './telegram.ts';
 import type { BenchSection } from './report.ts';
 
@@ -28,6 +29,7 @@ const sections: Record<string, () => Promise<BenchSection>> = {
   media: () => benchMedia({ runs, quick: values.quick, filter: values.filter }),
   queue: () => benchQueue({ quick: values.quick }),
   telegram: () => benchTelegram({ quick: values.quick }),
+  discord: () => benchDiscord({ quick: values.quick }),
 };
 
 const selected = values.only ? values.only.split(',') : Object.keys(sections);

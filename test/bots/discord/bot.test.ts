@@ -9,6 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ChatSettingsStore } from '../../../src/bots/chat-settings.ts';
+import { startDiscordBot } from '../../../src/bots/discord/start.ts';
 import { startBots, type RunningBots } from '../../../src/bots/main.ts';
 import { parseConfig } from '../../../src/config.ts';
 import { AnimefyError, ERROR_MESSAGES } from '../../../src/errors.ts';
@@ -295,6 +297,28 @@ describe('Discord bot (real discord.js, fake Discord)', () => {
     expect(dm.content).toContain('Cartoon');
     // Nothing was posted in the channel for a private job.
     expect(fake.messages(fake.channelId).some((m) => m.content.includes(`<@${erin.id}>`))).toBe(false);
+  }, JOB_TIMEOUT);
+
+  it('a minute before the token expires the reply says where the result will come, and it comes there', async () => {
+    // A second bot on the same queue, with a 4 s token lifetime: the handover happens after 3 s.
+    const fake2 = await FakeDiscord.start();
+    const config2 = parseConfig({ DISCORD_TOKEN: fake2.token, DISCORD_APP_ID: fake2.appId, DISCORD_API_BASE: fake2.apiBase, DISCORD_REGISTER_COMMANDS: 'false', ANIMEFY_DATA_DIR: dataDir });
+    const bot2 = await startDiscordBot(config2, bots.service.queue, ChatSettingsStore.inMemory(), { tokenTtlMs: 4000, editIntervalMs: 500 });
+    try {
+      const attachment = await fake2.addAttachment('clip.gif', fixture('face_clip.gif'), 'image/gif');
+      const interaction = await fake2.slashCommand({ name: 'animefy', options: [attachmentOption(attachment)] });
+      const handedOver = await interaction.waitForOriginal((m) => /taking a while/.test(m.content), 10_000);
+      expect(handedOver.content).toContain('post it in this channel');
+      const editsAtHandover = handedOver.edits;
+      const posted = await fake2.waitForMessage((m) => m.content.includes(`<@${interaction.payload.member.user.id}>`) && m.files.length > 0, JOB_TIMEOUT);
+      expect(posted.files[0].filename).toMatch(/\.gif$/);
+      // Nothing tried the expired token after the handover.
+      expect(interaction.original()!.edits).toBe(editsAtHandover);
+      expect(fake2.requests.filter((r) => r.status === 401)).toEqual([]);
+    } finally {
+      await bot2.stop();
+      await fake2.close();
+    }
   }, JOB_TIMEOUT);
 
   it('a user past the rate limit is told how long to wait', async () => {
