@@ -8,7 +8,7 @@ import { ConfigError, getConfig, type Config } from '../config.ts';
 import { childLogger } from '../log.ts';
 import { startQueueService, type QueueService } from '../queue/service.ts';
 import { ChatSettingsStore } from './chat-settings.ts';
-import { startDiscordBot, type RunningDiscordBot } from './discord/start.ts';
+import { discordCredentials, startDiscordBot, type RunningDiscordBot } from './discord/start.ts';
 import { startTelegramBot, type RunningTelegramBot } from './telegram/start.ts';
 
 export interface RunningBots {
@@ -35,8 +35,10 @@ export async function startBots(config: Config, overrides: StartOverrides = {}):
   const wanted: string[] = [];
   if (config.TELEGRAM_BOT_TOKEN) wanted.push('telegram');
   else log.info('TELEGRAM_BOT_TOKEN is not set: the Telegram bot is skipped');
-  if (config.DISCORD_TOKEN) wanted.push('discord');
-  else log.info('DISCORD_TOKEN is not set: the Discord bot is skipped');
+  if (config.DISCORD_TOKEN) {
+    discordCredentials(config); // a missing DISCORD_APP_ID fails here, before any worker starts
+    wanted.push('discord');
+  } else log.info('DISCORD_TOKEN is not set: the Discord bot is skipped');
   if (wanted.length === 0) {
     throw new Error('No bot token is set: set TELEGRAM_BOT_TOKEN, or DISCORD_TOKEN and DISCORD_APP_ID (see .env.example), to run a bot.');
   }

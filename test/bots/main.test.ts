@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBots } from '../../src/bots/main.ts';
 import { parseConfig, REPO_ROOT } from '../../src/config.ts';
+import { FakeDiscord } from './discord/fake-discord.ts';
 import { FakeTelegram, type FakeChat, type FakeUser } from './telegram/fake-telegram.ts';
 
 const alice: FakeUser = { id: 1001, first_name: 'Alice' };
@@ -28,7 +29,7 @@ afterAll(async () => {
 /** Environment for a child `npm start`: this test's settings over the current ones, no .env surprises. */
 function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'info', ANIMEFY_DATA_DIR: dataDir, ANIMEFY_CONCURRENCY: '1', ...extra };
-  for (const key of ['TELEGRAM_BOT_TOKEN', 'TELEGRAM_WEBHOOK_URL', 'ANIMEFY_REDIS_URL', 'ANIMEFY_METRICS_PORT']) {
+  for (const key of ['TELEGRAM_BOT_TOKEN', 'TELEGRAM_WEBHOOK_URL', 'DISCORD_TOKEN', 'DISCORD_APP_ID', 'ANIMEFY_REDIS_URL', 'ANIMEFY_METRICS_PORT']) {
     if (!(key in extra)) env[key] = '';
   }
   return env;
@@ -56,11 +57,30 @@ describe('npm start', () => {
     expect(run.output()).toContain('No bot token is set');
   });
 
-  it('runs the Telegram bot from environment variables, answers, and stops cleanly on SIGTERM', async () => {
+  it('with a Discord token but no application id, says so and exits non-zero', async () => {
+    const run = npmStart(childEnv({ DISCORD_TOKEN: 'MTIzNDU2Nzg5MDEyMzQ1Njc4OQ.GhIjKl.abcdefghijklmnopqrstuvwxyz012345' }), { direct: true });
+    expect(await run.exit).toBe(1);
+    expect(run.output()).toContain('DISCORD_APP_ID is not set');
+  });
+
+  it('runs the Telegram and Discord bots from environment variables, answers on both, and stops cleanly on SIGTERM', async () => {
     const fake = await FakeTelegram.start();
-    const run = npmStart(childEnv({ TELEGRAM_BOT_TOKEN: fake.token, TELEGRAM_API_ROOT: fake.apiRoot }), { direct: true });
+    const discord = await FakeDiscord.start();
+    const run = npmStart(
+      childEnv({
+        TELEGRAM_BOT_TOKEN: fake.token,
+        TELEGRAM_API_ROOT: fake.apiRoot,
+        DISCORD_TOKEN: discord.token,
+        DISCORD_APP_ID: discord.appId,
+        DISCORD_API_BASE: discord.apiBase,
+      }),
+      { direct: true },
+    );
     try {
       await fake.waitForCall('deleteWebhook', undefined, { timeoutMs: 60_000 });
+      await discord.waitFor(() => discord.commands.global.length === 5, 30_000, () => 'the Discord commands registered');
+      const about = await discord.slashCommand({ name: 'about' });
+      expect((await about.waitForAck(10_000)).data.content).toMatch(/non-commercial/);
       const message = fake.userText({ chat: dm, from: alice, text: '/help' });
       const reply = await fake.waitForCall('sendMessage', (c) => c.params.reply_parameters?.message_id === message.message_id, { timeoutMs: 30_000 });
       expect(reply.params.text).toMatch(/Send me a photo/);
@@ -71,9 +91,11 @@ describe('npm start', () => {
       expect(Date.now() - started).toBeLessThan(15_000);
       expect(run.output()).toContain('shutting down');
       expect(fake.pendingPolls).toBe(0);
+      expect(discord.gatewayConnections).toBe(0);
     } finally {
       run.child.kill('SIGKILL');
       await fake.close();
+      await discord.close();
     }
   });
 });

@@ -16,7 +16,7 @@ import {
   type StringSelectMenuInteraction,
 } from 'discord.js';
 import type { Logger } from 'pino';
-import { AnimefyError } from '../../errors.ts';
+import { AnimefyError, isAnimefyError, userMessage } from '../../errors.ts';
 import { DEFAULT_MODE, parseMode, type Mode } from '../../pipeline/modes.ts';
 import type { JobQueue } from '../../queue/types.ts';
 import { DEFAULT_STYLE, findStyle, getStyle } from '../../styles.ts';
@@ -81,9 +81,10 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
 
   client.on(Events.InteractionCreate, (interaction) => {
     void route(interaction).catch(async (err: unknown) => {
-      log.error({ err: describeDiscordError(err), interaction: interaction.id, type: interaction.type }, 'interaction handler failed');
+      // A typed error is the user's to read (an unknown option); anything else is ours to log.
+      if (!isAnimefyError(err)) log.error({ err: describeDiscordError(err), interaction: interaction.id, type: interaction.type }, 'interaction handler failed');
       if (interaction.isRepliable() && !interaction.replied && !interaction.deferred) {
-        await interaction.reply(ephemeral(`⚠️ ${new AnimefyError('INTERNAL').message}`)).catch(() => undefined);
+        await interaction.reply(ephemeral(`⚠️ ${userMessage(err)}`)).catch(() => undefined);
       }
     });
   });
@@ -167,7 +168,8 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
           return;
         }
         await interaction.deferUpdate();
-        await interaction.deleteReply();
+        // Already gone (deleted by hand, or twice): nothing to do.
+        await interaction.deleteReply().catch((err: unknown) => log.debug({ err: describeDiscordError(err) }, 'result not deleted'));
         return;
       }
       case 'cancel': {

@@ -16,8 +16,8 @@ import { parseConfig } from '../../../src/config.ts';
 import { AnimefyError, ERROR_MESSAGES } from '../../../src/errors.ts';
 import { probeMedia } from '../../../src/pipeline/media/probe.ts';
 import { STYLE_IDS } from '../../../src/styles.ts';
-import { fixture } from '../../helpers/fixtures.ts';
-import { paths, scratchDir } from '../../pipeline/media/make-media.ts';
+import { fixture, fixturePath } from '../../helpers/fixtures.ts';
+import { makeMedia, paths, scratchDir } from '../../pipeline/media/make-media.ts';
 import { FakeDiscord, type FakeInteraction, type FakeMessage, type FakeUserObject } from './fake-discord.ts';
 
 const EPHEMERAL = 64;
@@ -181,7 +181,18 @@ describe('Discord bot (real discord.js, fake Discord)', () => {
     expect(again.content).toContain('Cartoon');
     expect(await imageSize(again.files[0].data)).toEqual(await imageSize(fixture('portrait_frontal_1.jpg')));
     expect(fake.downloads(source.attachment.url)).toBe(2);
-  }, JOB_TIMEOUT);
+
+    // "Upscale ×2" on that result: the same file again, twice the size, and no second upscale offered.
+    const hana = fake.user('1300000000000000008', 'hana');
+    const upscale = await fake.button({ customId: customId(again, /Upscale/), message: again, user: hana });
+    expect((await upscale.waitForAck()).type).toBe(5);
+    const bigger = await resultOf(upscale);
+    const [w, h] = await imageSize(fixture('portrait_frontal_1.jpg'));
+    expect(await imageSize(bigger.files[0].data)).toEqual([2 * w, 2 * h]);
+    expect(bigger.content).toContain('×2');
+    expect(buttonIds(bigger).map((b) => b.label)).toEqual(['Another style', 'Delete']);
+    expect(fake.downloads(source.attachment.url)).toBe(3);
+  }, 2 * JOB_TIMEOUT);
 
   it('"Delete" is refused for someone else and done for the requester', async () => {
     const deleteId = customId(result, /Delete/);
@@ -260,7 +271,9 @@ describe('Discord bot (real discord.js, fake Discord)', () => {
   it('queue full: still acknowledged in time, then a polite ephemeral message; a job outliving its token is posted in the channel', async () => {
     const carol = fake.user('1300000000000000003', 'carol');
     const dave = fake.user('1300000000000000004', 'dave');
-    const video = await animefy({ name: 'talking.mp4', data: fixture('talking_clip.mp4'), type: 'video/mp4' }, {}, alice);
+    // The fixture's first 1.5 s (with its sound): long enough to hold the queue, short enough to be quick.
+    const clip = await makeMedia(scratch, 'talking-1.5s.mp4', ['-i', fixturePath('talking_clip.mp4'), '-t', '1.5', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac']);
+    const video = await animefy({ name: 'talking.mp4', data: await fs.readFile(clip), type: 'video/mp4' }, {}, alice);
     await video.interaction.waitForOriginal((m) => /%|Starting/.test(m.content), JOB_TIMEOUT);
     const queued = await animefy(photo(), {}, carol);
     await queued.interaction.waitForOriginal((m) => /Queued/.test(m.content), 10_000);
@@ -278,7 +291,8 @@ describe('Discord bot (real discord.js, fake Discord)', () => {
     expect(post?.payload?.allowed_mentions).toEqual({ users: [alice.id] });
     const probe = await probeBytes(posted.files[0].data, 'late.mp4');
     expect(probe.audio).toBeDefined();
-    expect(probe.duration).toBeGreaterThan(2.5);
+    expect(probe.duration).toBeGreaterThan(1.2);
+    expect(probe.duration).toBeLessThan(1.8);
     expect(buttonIds(posted).map((b) => b.label)).toContain('Another style');
 
     // The queued one still ends normally.
@@ -300,18 +314,19 @@ describe('Discord bot (real discord.js, fake Discord)', () => {
   }, JOB_TIMEOUT);
 
   it('a minute before the token expires the reply says where the result will come, and it comes there', async () => {
-    // A second bot on the same queue, with a 4 s token lifetime: the handover happens after 3 s.
+    // A second bot on the same queue, with a 1 s token lifetime: the handover happens after 0.75 s,
+    // before the photo is done (the models alone take longer).
     const fake2 = await FakeDiscord.start();
     const config2 = parseConfig({ DISCORD_TOKEN: fake2.token, DISCORD_APP_ID: fake2.appId, DISCORD_API_BASE: fake2.apiBase, DISCORD_REGISTER_COMMANDS: 'false', ANIMEFY_DATA_DIR: dataDir });
-    const bot2 = await startDiscordBot(config2, bots.service.queue, ChatSettingsStore.inMemory(), { tokenTtlMs: 4000, editIntervalMs: 500 });
+    const bot2 = await startDiscordBot(config2, bots.service.queue, ChatSettingsStore.inMemory(), { tokenTtlMs: 1000, editIntervalMs: 500 });
     try {
-      const attachment = await fake2.addAttachment('clip.gif', fixture('face_clip.gif'), 'image/gif');
+      const attachment = await fake2.addAttachment('portrait.jpg', fixture('portrait_frontal_1.jpg'), 'image/jpeg');
       const interaction = await fake2.slashCommand({ name: 'animefy', options: [attachmentOption(attachment)] });
       const handedOver = await interaction.waitForOriginal((m) => /taking a while/.test(m.content), 10_000);
       expect(handedOver.content).toContain('post it in this channel');
       const editsAtHandover = handedOver.edits;
       const posted = await fake2.waitForMessage((m) => m.content.includes(`<@${interaction.payload.member.user.id}>`) && m.files.length > 0, JOB_TIMEOUT);
-      expect(posted.files[0].filename).toMatch(/\.gif$/);
+      expect(await imageSize(posted.files[0].data)).toEqual(await imageSize(fixture('portrait_frontal_1.jpg')));
       // Nothing tried the expired token after the handover.
       expect(interaction.original()!.edits).toBe(editsAtHandover);
       expect(fake2.requests.filter((r) => r.status === 401)).toEqual([]);
@@ -332,4 +347,22 @@ describe('Discord bot (real discord.js, fake Discord)', () => {
     expect(await ephemeralText(limited.interaction, 5000)).toMatch(/You're going fast! You can start another one in \d+ (s|min)\./);
     expect(limited.interaction.callbacks[0].type).toBe(4);
   }, JOB_TIMEOUT);
+
+  it('✖ Cancel on the progress reply: refused for others, stops the job for the requester', async () => {
+    const gina = fake.user('1300000000000000007', 'gina');
+    const { interaction } = await animefy({ name: 'clip.gif', data: fixture('face_clip.gif'), type: 'image/gif' }, {}, gina);
+    const running = await interaction.waitForOriginal((m) => buttonIds(m).some((b) => b.label === 'Cancel') && /frame|%/.test(m.content), JOB_TIMEOUT);
+    const cancel = customId(running, /Cancel/);
+    const byBob = await fake.button({ customId: cancel, message: running, user: bob });
+    expect(await ephemeralText(byBob, 5000)).toContain(text('NOT_YOUR_BUTTON'));
+    const byGina = await fake.button({ customId: cancel, message: running, user: gina });
+    expect((await byGina.waitForAck()).type).toBe(6);
+    const ended = await interaction.waitForOriginal((m) => m.content === '✖ Cancelled.', 30_000);
+    expect(ended.files).toEqual([]);
+    expect(ended.components).toEqual([]);
+  }, JOB_TIMEOUT);
+
+  it('called no route the fake does not know', () => {
+    expect(fake.unhandled).toEqual([]);
+  });
 });

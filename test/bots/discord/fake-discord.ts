@@ -428,6 +428,11 @@ export class FakeDiscord {
   }
 
   /** REST requests whose route the fake does not implement (all answered 404). */
+  /** Gateway connections open now (a bot that stopped cleanly leaves none). */
+  get gatewayConnections(): number {
+    return this.sessions.size;
+  }
+
   get unhandled(): RecordedRequest[] {
     return this.requests.filter((r) => !r.matched);
   }
