@@ -5,13 +5,13 @@
  * file is fetched, submitted with the interaction's upload limit, and the reply follows the queue
  * (position, stage and percent) until the result replaces it, with its buttons.
  */
-import { randomBytes } from 'node:crypto';
 import { DiscordAPIError, MessageFlags, RESTJSONErrorCodes, type RepliableInteraction } from 'discord.js';
 import type { Logger } from 'pino';
 import { AnimefyError, isAnimefyError, userMessage } from '../../errors.ts';
 import { detectMediaKind } from '../../pipeline/media/sniff.ts';
 import type { Mode, UpscaleFactor } from '../../pipeline/modes.ts';
 import type { JobHandle, JobQueue, JobResult } from '../../queue/types.ts';
+import { ActiveJobs, type ActiveJob, type CancelOutcome } from '../active-jobs.ts';
 import { downloadTooLarge, fetchMedia } from '../fetch-media.ts';
 import { progressText, queuedText, STARTING_TEXT } from '../progress-text.ts';
 import { formatWait, type RateLimiter } from '../rate-limit.ts';
@@ -67,16 +67,6 @@ export interface DiscordJobsDeps {
   tokenTtlMs?: number;
 }
 
-interface ActiveJob {
-  requesterId: string;
-  controller: AbortController;
-  handle?: JobHandle;
-  stopping: boolean;
-  done: Promise<void>;
-}
-
-export type CancelOutcome = 'cancelled' | 'not-yours' | 'unknown';
-
 /** The upload limit for this interaction's replies, less a margin for the rest of the request. */
 export function uploadLimit(interaction: { attachmentSizeLimit?: number | null }): number {
   const stated = interaction.attachmentSizeLimit;
@@ -85,8 +75,7 @@ export function uploadLimit(interaction: { attachmentSizeLimit?: number | null }
 }
 
 export class DiscordJobs {
-  private readonly active = new Map<string, ActiveJob>();
-  private closing = false;
+  private readonly active = new ActiveJobs();
 
   constructor(private readonly deps: DiscordJobsDeps) {}
 
@@ -102,7 +91,7 @@ export class DiscordJobs {
     const { log, limits } = this.deps;
     const rateKey = `discord:${interaction.user.id}`;
     const refuse = (err: AnimefyError) => interaction.reply({ content: `⚠️ ${err.message}`, flags: MessageFlags.Ephemeral });
-    if (this.closing) return void (await refuse(new AnimefyError('SHUTTING_DOWN')));
+    if (this.active.closing) return void (await refuse(new AnimefyError('SHUTTING_DOWN')));
     if (spec.media.size !== undefined && spec.media.size > limits.inputBytes) {
       return void (await refuse(downloadTooLarge(spec.media.size, limits.inputBytes)));
     }
@@ -117,39 +106,22 @@ export class DiscordJobs {
       return;
     }
 
-    const token = randomBytes(6).toString('base64url');
-    const job: ActiveJob = { requesterId: interaction.user.id, controller: new AbortController(), stopping: false, done: Promise.resolve() };
-    this.active.set(token, job);
     const reply = new JobReply(interaction, { private: spec.private, intervalMs: this.deps.editIntervalMs, log, tokenTtlMs: this.deps.tokenTtlMs });
-    job.done = this.run(token, job, interaction, reply, spec, () => this.deps.rateLimiter.refund(rateKey, rate.at))
-      .catch((err) => log.error({ err: describeDiscordError(err), interaction: interaction.id }, 'job reply failed'))
-      .finally(() => this.active.delete(token));
+    this.active.start(interaction.user.id, (job, token) =>
+      this.run(token, job, interaction, reply, spec, () => this.deps.rateLimiter.refund(rateKey, rate.at)).catch((err) =>
+        log.error({ err: describeDiscordError(err), interaction: interaction.id }, 'job reply failed'),
+      ),
+    );
   }
 
   /** The ✖ Cancel button: only the requester may. */
-  async cancel(token: string, userId: string): Promise<CancelOutcome> {
-    const job = this.active.get(token);
-    if (!job) return 'unknown';
-    if (job.requesterId !== userId) return 'not-yours';
-    job.controller.abort();
-    await job.handle?.cancel();
-    return 'cancelled';
+  cancel(token: string, userId: string): Promise<CancelOutcome> {
+    return this.active.cancel(token, userId);
   }
 
   /** Stops taking jobs, lets running ones finish for up to `graceMs`, then cancels the rest (with a message). */
-  async shutdown(graceMs: number): Promise<void> {
-    this.closing = true;
-    const all = () => Promise.allSettled([...this.active.values()].map((j) => j.done));
-    if (this.active.size > 0) {
-      this.deps.log.info({ jobs: this.active.size, graceMs }, 'waiting for running jobs');
-      await Promise.race([all(), sleep(graceMs)]);
-    }
-    for (const job of this.active.values()) {
-      job.stopping = true;
-      job.controller.abort();
-      await job.handle?.cancel().catch(() => false);
-    }
-    await Promise.race([all(), sleep(15_000)]);
+  shutdown(graceMs: number): Promise<void> {
+    return this.active.shutdown(graceMs, (jobs) => this.deps.log.info({ jobs, graceMs }, 'waiting for running jobs'));
   }
 
   private async run(token: string, job: ActiveJob, interaction: RepliableInteraction, reply: JobReply, spec: JobSpec, refund: () => void): Promise<void> {
@@ -232,7 +204,3 @@ export class DiscordJobs {
 }
 
 const EXTENSIONS: Record<string, string> = { png: '.png', jpeg: '.jpg', webp: '.webp', gif: '.gif', mp4: '.mp4', webm: '.webm' };
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}

@@ -4,7 +4,6 @@
  * with its buttons, or a short kind message when anything goes wrong. Jobs run in the background:
  * update handlers return at once, so long polling and webhooks never wait on a job.
  */
-import { randomBytes } from 'node:crypto';
 import { GrammyError, InputFile, type Api } from 'grammy';
 import type { InlineKeyboardMarkup } from 'grammy/types';
 import type { Logger } from 'pino';
@@ -15,6 +14,7 @@ import type { JobHandle, JobQueue, JobResult } from '../../queue/types.ts';
 import { progressText, queuedText, STARTING_TEXT } from '../progress-text.ts';
 import { formatWait, type RateLimiter } from '../rate-limit.ts';
 import type { ReferenceStore } from '../references.ts';
+import { ActiveJobs, type ActiveJob, type CancelOutcome } from '../active-jobs.ts';
 import { downloadFile } from './download.ts';
 import { cancelKeyboard, resultKeyboard } from './keyboards.ts';
 import { chatActionFor, declaredKind, replyMethod, requestedFormat, type MediaRef } from './media.ts';
@@ -71,20 +71,8 @@ export interface TelegramJobsDeps {
   log: Logger;
 }
 
-interface ActiveJob {
-  spec: JobSpec;
-  controller: AbortController;
-  handle?: JobHandle;
-  /** Cancelled because the bot is stopping (a different message). */
-  stopping: boolean;
-  done: Promise<void>;
-}
-
-export type CancelOutcome = 'cancelled' | 'not-yours' | 'unknown';
-
 export class TelegramJobs {
-  private readonly active = new Map<string, ActiveJob>();
-  private closing = false;
+  private readonly active = new ActiveJobs();
 
   constructor(private readonly deps: TelegramJobsDeps) {}
 
@@ -94,52 +82,33 @@ export class TelegramJobs {
 
   /** Starts a job in the background; every outcome reaches the chat. */
   start(spec: JobSpec): void {
-    const token = randomBytes(6).toString('base64url');
-    const job: ActiveJob = { spec, controller: new AbortController(), stopping: false, done: Promise.resolve() };
-    this.active.set(token, job);
-    job.done = this.run(token, job)
-      .catch((err) => this.deps.log.error({ err: describeApiError(err), chatId: spec.chatId }, 'job reply failed'))
-      .finally(() => this.active.delete(token));
+    this.active.start(String(spec.requester.id), (job, token) =>
+      this.run(token, job, spec).catch((err) => this.deps.log.error({ err: describeApiError(err), chatId: spec.chatId }, 'job reply failed')),
+    );
   }
 
   /** The ✖ Cancel button: only the requester may. */
-  async cancel(token: string, userId: number): Promise<CancelOutcome> {
-    const job = this.active.get(token);
-    if (!job) return 'unknown';
-    if (job.spec.requester.id !== userId) return 'not-yours';
-    job.controller.abort();
-    await job.handle?.cancel();
-    return 'cancelled';
+  cancel(token: string, userId: number): Promise<CancelOutcome> {
+    return this.active.cancel(token, String(userId));
   }
 
   /**
    * Stops taking jobs, lets running ones finish for up to `graceMs`, then cancels the rest (each
    * user is told the bot is restarting).
    */
-  async shutdown(graceMs: number): Promise<void> {
-    this.closing = true;
-    const all = () => Promise.allSettled([...this.active.values()].map((j) => j.done));
-    if (this.active.size > 0) {
-      this.deps.log.info({ jobs: this.active.size, graceMs }, 'waiting for running jobs');
-      await Promise.race([all(), sleep(graceMs)]);
-    }
-    for (const job of this.active.values()) {
-      job.stopping = true;
-      job.controller.abort();
-      await job.handle?.cancel().catch(() => false);
-    }
-    await Promise.race([all(), sleep(15_000)]);
+  shutdown(graceMs: number): Promise<void> {
+    return this.active.shutdown(graceMs, (jobs) => this.deps.log.info({ jobs, graceMs }, 'waiting for running jobs'));
   }
 
-  private async run(token: string, job: ActiveJob): Promise<void> {
+  private async run(token: string, job: ActiveJob, spec: JobSpec): Promise<void> {
     const { api, limits, log } = this.deps;
-    const { spec, controller } = job;
+    const { controller } = job;
     const rateKey = `telegram:${spec.requester.id}`;
     let status: StatusMessage | undefined;
     let action: ChatActionLoop | undefined;
     const cancelButton = cancelKeyboard(token);
     try {
-      if (this.closing) throw new AnimefyError('SHUTTING_DOWN');
+      if (this.active.closing) throw new AnimefyError('SHUTTING_DOWN');
       const rate = this.deps.rateLimiter.take(rateKey);
       if (!rate.ok) throw new AnimefyError('RATE_LIMITED', { wait: formatWait(rate.retryAfterMs) });
 
@@ -205,19 +174,19 @@ export class TelegramJobs {
       await status.remove();
     } catch (err) {
       action?.stop();
-      const text = this.failureText(err, job);
+      const text = this.failureText(err, job, spec);
       if (status) await status.finish(text);
       else await api.sendMessage(spec.chatId, text, replyTo(spec.sourceMessageId));
     }
   }
 
-  private failureText(err: unknown, job: ActiveJob): string {
+  private failureText(err: unknown, job: ActiveJob, spec: JobSpec): string {
     if (isAnimefyError(err)) {
       if (err.code === 'CANCELLED') return job.stopping ? `⚠️ ${userMessage(new AnimefyError('SHUTTING_DOWN'))}` : '✖ Cancelled.';
-      if (err.code === 'DOWNLOAD_FAILED') this.deps.log.warn({ cause: String(err.cause), chatId: job.spec.chatId }, 'download failed');
+      if (err.code === 'DOWNLOAD_FAILED') this.deps.log.warn({ cause: String(err.cause), chatId: spec.chatId }, 'download failed');
       return `⚠️ ${err.message}`;
     }
-    this.deps.log.error({ err: describeApiError(err), chatId: job.spec.chatId }, 'job failed');
+    this.deps.log.error({ err: describeApiError(err), chatId: spec.chatId }, 'job failed');
     return `⚠️ ${userMessage(err)}`;
   }
 
@@ -289,8 +258,4 @@ const EXTENSIONS: Record<string, string> = { png: '.png', jpeg: '.jpg', webp: '.
 
 export function replyTo(messageId: number) {
   return { reply_parameters: { message_id: messageId, allow_sending_without_reply: true } };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
