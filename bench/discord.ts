@@ -12,14 +12,11 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
-import sharp from 'sharp';
 import { startBots } from '../src/bots/main.ts';
 import { getConfig, parseConfig } from '../src/config.ts';
 import { FakeDiscord, type FakeInteraction } from '../test/bots/discord/fake-discord.ts';
-import { median, percentile, printTable, type BenchSection } from './report.ts';
+import { botBenchInputs, median, percentile, printTable, processMonitor, round1, type BenchSection } from './report.ts';
 
-const FIXTURES = ['portrait_frontal_1.jpg', 'portrait_glasses_1.jpg', 'portrait_3quarter_1.jpg', 'group_3faces.jpg', 'street_1.jpg'];
 const ACK_TARGET_MS = 1000;
 const DISCORD_ACK_LIMIT_MS = 3000;
 const BUTTON_TARGET_MS = 1000;
@@ -28,10 +25,7 @@ const WAIT_MS = 600_000;
 
 export async function benchDiscord(options: { quick: boolean }): Promise<BenchSection> {
   const users = options.quick ? 3 : 6;
-  const fixturesDir = getConfig().ANIMEFY_FIXTURES_DIR;
-  const inputs = await Promise.all(
-    FIXTURES.map(async (name) => sharp(await fs.readFile(path.join(fixturesDir, name))).resize(512, 512, { fit: 'inside' }).jpeg({ quality: 90 }).toBuffer()),
-  );
+  const inputs = await botBenchInputs(getConfig().ANIMEFY_FIXTURES_DIR);
   const fake = await FakeDiscord.start();
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'animefy-bench-discord-'));
   const bots = await startBots(
@@ -47,9 +41,8 @@ export async function benchDiscord(options: { quick: boolean }): Promise<BenchSe
       ANIMEFY_MAX_QUEUED: '1000',
     }),
   );
-  const loop = monitorEventLoopDelay({ resolution: 10 });
-  let peakRss = process.memoryUsage().rss;
-  const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
+  const monitor = processMonitor();
+  const { loop } = monitor;
   const slash = async (user: number, input: Buffer) => {
     const attachment = await fake.addAttachment('photo.jpg', input, 'image/jpeg');
     return fake.slashCommand({
@@ -117,7 +110,7 @@ export async function benchDiscord(options: { quick: boolean }): Promise<BenchSe
       editsPerJob: round1(edits.length / jobs.length),
       minEditGapMs: gaps.length ? Math.min(...gaps) : null,
       botLoopDelayMaxMs: Math.round(loop.max / 1e6),
-      botPeakRssMb: Math.round(peakRss / 2 ** 20),
+      botPeakRssMb: monitor.peakRssMb(),
     };
     printTable('Discord bot under a burst (fake Discord over the gateway, real workers; times from the interaction being dispatched)', [
       { measure: 'ack (deferred reply) p50 / p99', value: `${summary.ackP50Ms} / ${summary.ackP99Ms} ms`, target: `< ${ACK_TARGET_MS} ms (Discord's limit ${DISCORD_ACK_LIMIT_MS} ms)` },
@@ -130,7 +123,7 @@ export async function benchDiscord(options: { quick: boolean }): Promise<BenchSe
     ]);
     return { name: 'discord', results: [summary], peakRssMb: summary.botPeakRssMb };
   } finally {
-    clearInterval(rssTimer);
+    monitor.stop();
     await bots.stop();
     await fake.close();
     await fs.rm(dataDir, { recursive: true, force: true });
@@ -141,8 +134,4 @@ export async function benchDiscord(options: { quick: boolean }): Promise<BenchSe
 function lastEditAt(fake: FakeDiscord, messageId: string): number {
   const edits = fake.requests.filter((r) => r.method === 'PATCH' && r.status === 200 && r.response?.id === messageId);
   return edits.length ? edits[edits.length - 1].at : NaN;
-}
-
-function round1(n: number): number {
-  return Math.round(n * 10) / 10;
 }

@@ -1,4 +1,8 @@
-/** Shared output helpers for the benchmarks: a plain-text table and the JSON summary. */
+/** Shared helpers for the benchmarks: a plain-text table, the JSON summary, and the bot benchmarks' inputs and probes. */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import sharp from 'sharp';
 
 export interface BenchSection {
   name: string;
@@ -31,4 +35,26 @@ export function printTable(title: string, rows: Record<string, unknown>[]): void
   console.log(line(headers));
   console.log(line(widths.map((w) => '-'.repeat(w))));
   for (const c of cells) console.log(line(c));
+}
+
+/** Rounds to one decimal. */
+export function round1(n: number): number {
+  return Math.round(n * 10) / 10;
+}
+
+/** Photos for the bot benchmarks: fixtures at 512 px, as a user would send them. */
+export const BOT_BENCH_FIXTURES = ['portrait_frontal_1.jpg', 'portrait_glasses_1.jpg', 'portrait_3quarter_1.jpg', 'group_3faces.jpg', 'street_1.jpg'];
+
+export function botBenchInputs(fixturesDir: string): Promise<Buffer[]> {
+  return Promise.all(
+    BOT_BENCH_FIXTURES.map(async (name) => sharp(await fs.readFile(path.join(fixturesDir, name))).resize(512, 512, { fit: 'inside' }).jpeg({ quality: 90 }).toBuffer()),
+  );
+}
+
+/** Tracks the process's largest event-loop delay (while enabled) and peak RSS. */
+export function processMonitor(): { loop: ReturnType<typeof monitorEventLoopDelay>; peakRssMb: () => number; stop: () => void } {
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 200);
+  return { loop, peakRssMb: () => Math.round(peak / 2 ** 20), stop: () => clearInterval(timer) };
 }

@@ -12,23 +12,17 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
-import sharp from 'sharp';
 import { startBots } from '../src/bots/main.ts';
 import { getConfig, parseConfig } from '../src/config.ts';
 import { FakeTelegram, type FakeChat, type FakeUser, type RecordedCall } from '../test/bots/telegram/fake-telegram.ts';
-import { median, percentile, printTable, type BenchSection } from './report.ts';
+import { botBenchInputs, median, percentile, printTable, processMonitor, round1, type BenchSection } from './report.ts';
 
-const FIXTURES = ['portrait_frontal_1.jpg', 'portrait_glasses_1.jpg', 'portrait_3quarter_1.jpg', 'group_3faces.jpg', 'street_1.jpg'];
 const ACK_TARGET_MS = 1000;
 const BUTTON_TARGET_MS = 1000;
 
 export async function benchTelegram(options: { quick: boolean }): Promise<BenchSection> {
   const users = options.quick ? 3 : 6;
-  const fixturesDir = getConfig().ANIMEFY_FIXTURES_DIR;
-  const inputs = await Promise.all(
-    FIXTURES.map(async (name) => sharp(await fs.readFile(path.join(fixturesDir, name))).resize(512, 512, { fit: 'inside' }).jpeg({ quality: 90 }).toBuffer()),
-  );
+  const inputs = await botBenchInputs(getConfig().ANIMEFY_FIXTURES_DIR);
   const fake = await FakeTelegram.start();
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'animefy-bench-telegram-'));
   const bots = await startBots(
@@ -43,9 +37,8 @@ export async function benchTelegram(options: { quick: boolean }): Promise<BenchS
       ANIMEFY_MAX_QUEUED: '1000',
     }),
   );
-  const loop = monitorEventLoopDelay({ resolution: 10 });
-  let peakRss = process.memoryUsage().rss;
-  const rssTimer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
+  const monitor = processMonitor();
+  const { loop } = monitor;
   try {
     // Warm-up: the worker loads its models on the first job.
     const warm = await fake.userPhoto({ chat: chatOf(999), from: userOf(999), bytes: inputs[0], caption: 'hayao' });
@@ -107,7 +100,7 @@ export async function benchTelegram(options: { quick: boolean }): Promise<BenchS
       editsPerJob: round1(edits.length / jobs),
       minEditGapMs: gaps.length ? Math.min(...gaps) : null,
       botLoopDelayMaxMs: Math.round(loop.max / 1e6),
-      botPeakRssMb: Math.round(peakRss / 2 ** 20),
+      botPeakRssMb: monitor.peakRssMb(),
     };
     printTable('Telegram bot under a burst (fake Bot API, real workers; times from the update being sent)', [
       { measure: 'ack (status message) p50 / p99', value: `${summary.ackP50Ms} / ${summary.ackP99Ms} ms`, target: `< ${ACK_TARGET_MS} ms` },
@@ -120,7 +113,7 @@ export async function benchTelegram(options: { quick: boolean }): Promise<BenchS
     ]);
     return { name: 'telegram', results: [summary], peakRssMb: summary.botPeakRssMb };
   } finally {
-    clearInterval(rssTimer);
+    monitor.stop();
     await bots.stop();
     await fake.close();
     await fs.rm(dataDir, { recursive: true, force: true });
@@ -141,8 +134,4 @@ function waitReply(fake: FakeTelegram, message: any, method: string): Promise<Re
     (c) => c.status === 200 && Number(c.params.chat_id) === message.chat.id && c.params.reply_parameters?.message_id === message.message_id,
     { timeoutMs: 600_000 },
   );
-}
-
-function round1(n: number): number {
-  return Math.round(n * 10) / 10;
 }
