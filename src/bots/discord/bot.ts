@@ -16,7 +16,7 @@ import {
   type StringSelectMenuInteraction,
 } from 'discord.js';
 import type { Logger } from 'pino';
-import { AnimefyError, isAnimefyError, userMessage } from '../../errors.ts';
+import { AnimefyError, formatBytes, isAnimefyError, userMessage } from '../../errors.ts';
 import { DEFAULT_MODE, parseMode, type Mode } from '../../pipeline/modes.ts';
 import type { JobQueue } from '../../queue/types.ts';
 import { DEFAULT_STYLE, findStyle, getStyle } from '../../styles.ts';
@@ -51,6 +51,14 @@ export interface DiscordBot {
 }
 
 const REFERENCE_TTL_MS = 24 * 3600 * 1000;
+
+/** How to use the bot here, with the real limits. */
+export function usageText(limits: DiscordLimits): string {
+  return [
+    'Use `/animefy image:` with a photo, GIF or short video (pick a style, a mode, ×2 upscale, or a private reply), or right-click a message → Apps → Animefy.',
+    `Limits: files up to ${formatBytes(limits.inputBytes)}; GIFs and videos up to ${limits.maxClipSeconds} s.`,
+  ].join('\n');
+}
 /** Discord's message length limit. */
 const MAX_CONTENT = 2000;
 
@@ -105,7 +113,7 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
         await interaction.reply(ephemeral(`${stylesText()}\n\nUse one with \`/animefy style:\`, or right-click a message → Apps → Animefy to use this server's default (\`/style\` sets it).`));
         return;
       case COMMAND_NAMES.about:
-        await interaction.reply(ephemeral(aboutText()));
+        await interaction.reply(ephemeral(`${usageText(options.limits)}\n\n${aboutText()}`));
         return;
       case COMMAND_NAMES.style:
         return onSetStyle(interaction);

@@ -26,7 +26,7 @@ export interface DiscordLimits {
   inputBytes: number;
   /** Largest result in pixels (decides whether "Upscale" is offered). */
   maxOutputPixels: number;
-  /** Longest GIF or video accepted, in seconds (for the help text). */
+  /** Longest GIF or video accepted, in seconds (for /about). */
   maxClipSeconds: number;
   /** Embed images are fetched only from these hosts. */
   mediaHosts: readonly string[];

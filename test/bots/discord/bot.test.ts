@@ -141,6 +141,7 @@ describe('Discord bot (real discord.js, fake Discord)', () => {
     expect(answer.data.flags & EPHEMERAL).toBe(EPHEMERAL);
     expect(answer.data.content).toMatch(/non-commercial/);
     expect(answer.data.content).toMatch(/not kept/);
+    expect(answer.data.content).toContain('files up to 5 MB; GIFs and videos up to 15 s');
     const styles = await fake.slashCommand({ name: 'styles' });
     expect((await styles.waitForAck()).data.content).toContain('Shinkai');
   });
