@@ -5,11 +5,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ApplicationCommandType, PermissionFlagsBits } from 'discord.js';
+import { commandDefinitions } from '../src/bots/discord/commands.ts';
 import { REPO_ROOT } from '../src/config.ts';
 import { MODES } from '../src/pipeline/modes.ts';
 import { stylesMarkdownTable } from '../src/styles.ts';
-import { ApplicationCommandType, PermissionFlagsBits } from 'discord.js';
-import { commandDefinitions } from '../src/bots/discord/commands.ts';
 
 export const README = path.join(REPO_ROOT, 'README.md');
 
