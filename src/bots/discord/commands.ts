@@ -16,7 +16,7 @@ import {
   type REST,
 } from 'discord.js';
 import { MODES } from '../../pipeline/modes.ts';
-import { DEFAULT_STYLE, STYLES } from '../../styles.ts';
+import { STYLES } from '../../styles.ts';
 
 export const COMMAND_NAMES = {
   animefy: 'animefy',
@@ -30,8 +30,8 @@ export const COMMAND_NAMES = {
 const EVERYWHERE = [InteractionContextType.Guild, InteractionContextType.BotDM, InteractionContextType.PrivateChannel];
 const INSTALLS = [ApplicationIntegrationType.GuildInstall, ApplicationIntegrationType.UserInstall];
 
-const styleChoices = () =>
-  STYLES.map((s) => ({ name: `${s.emoji} ${s.label}${s.id === DEFAULT_STYLE ? ' (default)' : ''}`, value: s.id }));
+// No "(default)" mark: a server's own default (/style) may be another style.
+const styleChoices = () => STYLES.map((s) => ({ name: `${s.emoji} ${s.label}`, value: s.id }));
 
 export function commandDefinitions(): RESTPostAPIApplicationCommandsJSONBody[] {
   const animefy = new SlashCommandBuilder()

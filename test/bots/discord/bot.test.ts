@@ -366,4 +366,14 @@ describe('Discord bot (real discord.js, fake Discord)', () => {
   it('called no route the fake does not know', () => {
     expect(fake.unhandled).toEqual([]);
   });
+
+  it('stopping: a running job is cancelled with a "restarting" message, then the gateway is closed', async () => {
+    const ivy = fake.user('1300000000000000009', 'ivy');
+    const { interaction } = await animefy({ name: 'clip.gif', data: fixture('face_clip.gif'), type: 'image/gif' }, {}, ivy);
+    await interaction.waitForOriginal((m) => /frame|%/.test(m.content), JOB_TIMEOUT);
+    await bots.stop(); // ANIMEFY_SHUTDOWN_GRACE_S=0: cancelled at once
+    expect(await ephemeralText(interaction, 10_000)).toContain(text('SHUTTING_DOWN'));
+    expect(interaction.original()?.files ?? []).toEqual([]);
+    await fake.waitFor(() => fake.gatewayConnections === 0, 5000, () => 'the gateway closed');
+  }, JOB_TIMEOUT);
 });
