@@ -59,6 +59,7 @@ export function usageText(limits: DiscordLimits): string {
     `Limits: files up to ${formatBytes(limits.inputBytes)}; GIFs and videos up to ${limits.maxClipSeconds} s.`,
   ].join('\n');
 }
+
 /** Discord's message length limit. */
 const MAX_CONTENT = 2000;
 
@@ -86,13 +87,15 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
     interaction.guildId ? `discord:guild:${interaction.guildId}` : `discord:user:${interaction.user.id}`;
   const defaultStyle = (interaction: Interaction) => settings.get(settingsKey(interaction)).style ?? DEFAULT_STYLE;
   const ephemeral = (content: string) => ({ content: content.slice(0, MAX_CONTENT), flags: MessageFlags.Ephemeral }) as const;
+  /** An error's message, shown only to the user who caused it. */
+  const warning = (err: unknown) => ephemeral(`⚠️ ${userMessage(err)}`);
 
   client.on(Events.InteractionCreate, (interaction) => {
     void route(interaction).catch(async (err: unknown) => {
       // A typed error is the user's to read (an unknown option); anything else is ours to log.
       if (!isAnimefyError(err)) log.error({ err: describeDiscordError(err), interaction: interaction.id, type: interaction.type }, 'interaction handler failed');
       if (interaction.isRepliable() && !interaction.replied && !interaction.deferred) {
-        await interaction.reply(ephemeral(`⚠️ ${userMessage(err)}`)).catch(() => undefined);
+        await interaction.reply(warning(err)).catch(() => undefined);
       }
     });
   });
@@ -126,7 +129,7 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
     const attachment = interaction.options.getAttachment('image', true);
     const found = fromAttachment(attachment);
     if ('refusal' in found) {
-      await interaction.reply(ephemeral(`⚠️ ${found.refusal.message}`));
+      await interaction.reply(warning(found.refusal));
       return;
     }
     const styleOption = interaction.options.getString('style');
@@ -146,7 +149,7 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
     const message = interaction.targetMessage;
     const found = findMessageMedia({ attachments: message.attachments.values(), embeds: message.embeds }, options.limits.mediaHosts);
     if ('refusal' in found) {
-      await interaction.reply(ephemeral(`⚠️ ${found.refusal.message}`));
+      await interaction.reply(warning(found.refusal));
       return;
     }
     await jobs.start(interaction, { media: found.media, style: defaultStyle(interaction), mode: DEFAULT_MODE, upscale: 1, private: false });
@@ -154,7 +157,7 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
 
   async function onSetStyle(interaction: ChatInputCommandInteraction): Promise<void> {
     if (interaction.inGuild() && !interaction.memberPermissions?.has(PermissionFlagsBits.ManageGuild)) {
-      await interaction.reply(ephemeral(`⚠️ ${new AnimefyError('MANAGERS_ONLY').message}`));
+      await interaction.reply(warning(new AnimefyError('MANAGERS_ONLY')));
       return;
     }
     const style = getStyle(interaction.options.getString('style', true));
@@ -166,13 +169,13 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
   async function onComponent(interaction: ButtonInteraction | StringSelectMenuInteraction): Promise<void> {
     const action = decodeAction(interaction.customId);
     if (!action) {
-      await interaction.reply(ephemeral(`⚠️ ${new AnimefyError('BUTTON_EXPIRED').message}`));
+      await interaction.reply(warning(new AnimefyError('BUTTON_EXPIRED')));
       return;
     }
     switch (action.kind) {
       case 'delete': {
         if (interaction.user.id !== action.requesterId) {
-          await interaction.reply(ephemeral(`⚠️ ${new AnimefyError('NOT_YOUR_BUTTON').message}`));
+          await interaction.reply(warning(new AnimefyError('NOT_YOUR_BUTTON')));
           return;
         }
         await interaction.deferUpdate();
@@ -182,7 +185,7 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
       }
       case 'cancel': {
         const outcome = await jobs.cancel(action.job, interaction.user.id);
-        if (outcome === 'not-yours') await interaction.reply(ephemeral(`⚠️ ${new AnimefyError('NOT_YOUR_BUTTON').message}`));
+        if (outcome === 'not-yours') await interaction.reply(warning(new AnimefyError('NOT_YOUR_BUTTON')));
         else if (outcome === 'unknown') await interaction.reply(ephemeral('That one has already finished.'));
         else await interaction.deferUpdate();
         return;
@@ -192,7 +195,7 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
     }
     const ref = refs.get(action.ref);
     if (!ref) {
-      await interaction.reply(ephemeral(`⚠️ ${new AnimefyError('BUTTON_EXPIRED').message}`));
+      await interaction.reply(warning(new AnimefyError('BUTTON_EXPIRED')));
       return;
     }
     if (action.kind === 'again') {
