@@ -13,7 +13,16 @@ import { FORMAT_EXTENSIONS, formatFromPath, type OutputFormat } from '../pipelin
 import { MediaPipeline, type MediaDetails, type MediaResult } from '../pipeline/media/animate.ts';
 import { isMediaFormat, MEDIA_EXTENSIONS, type MediaFormat } from '../pipeline/media/frames.ts';
 import { detectMediaKind } from '../pipeline/media/sniff.ts';
-import { DEFAULT_MODE, MODES, parseMode, parseQuality, parseUpscale } from '../pipeline/modes.ts';
+import {
+  DEFAULT_FACE_LOOK,
+  DEFAULT_MODE,
+  FACE_LOOKS,
+  MODES,
+  parseFaceLook,
+  parseMode,
+  parseQuality,
+  parseUpscale,
+} from '../pipeline/modes.ts';
 import { DEFAULT_STYLE, STYLES, getStyle } from '../styles.ts';
 
 export const USAGE = `Usage: animefy <input...> [options]
@@ -26,6 +35,8 @@ Options:
   -m, --mode <mode>      ${MODES.map((m) => m.id).join(' | ')} (default: ${DEFAULT_MODE})
   -u, --upscale <n>      1 | 2 | 4: output size × n with Real-ESRGAN (default: 1)
   -q, --quality <q>      fast | high: high uses the ISNet person mask (default: fast)
+  -f, --faces <look>     ${FACE_LOOKS.map((f) => f.id).join(' | ')}: anime faces, or faces that keep their
+                         likeness (default: ${DEFAULT_FACE_LOOK})
   -o, --out <file|dir>   output file (one input) or directory (default: current directory)
       --json             print one JSON object per input on stdout
       --list-styles      list the styles and exit
@@ -37,6 +48,7 @@ ${MODES.map((m) => `  ${m.id.padEnd(11)} ${m.description}`).join('\n')}
 Examples:
   animefy photo.jpg
   animefy photo.jpg --style shinkai --upscale 2 --out result.png
+  animefy group.jpg --faces keep
   animefy a.jpg b.jpg --mode person --out results/ --json
   animefy clip.gif --out clip.anime.mp4
   animefy video.mp4 --style shinkai`;
@@ -65,6 +77,7 @@ function parseCli(argv: string[]): CliOptions | 'help' | 'list-styles' {
         mode: { type: 'string', short: 'm', default: DEFAULT_MODE },
         upscale: { type: 'string', short: 'u', default: '1' },
         quality: { type: 'string', short: 'q', default: 'fast' },
+        faces: { type: 'string', short: 'f', default: DEFAULT_FACE_LOOK },
         out: { type: 'string', short: 'o' },
         json: { type: 'boolean', default: false },
         'list-styles': { type: 'boolean', default: false },
@@ -86,6 +99,7 @@ function parseCli(argv: string[]): CliOptions | 'help' | 'list-styles' {
       mode: parseMode(values.mode),
       upscale: parseUpscale(values.upscale),
       quality: parseQuality(values.quality),
+      faces: parseFaceLook(values.faces),
     },
     out: values.out,
     json: values.json,
@@ -211,7 +225,9 @@ export async function main(argv: string[]): Promise<number> {
         } else {
           const target = await outputPathFor(input, options.style, options.request.mode, options.out, many);
           const result = await animefier.animefy(bytes, { ...options.request, style: options.style, format: target.format, onProgress });
-          output = { file: target.file, result, summary: `${result.faces} face${result.faces === 1 ? '' : 's'}` };
+          const anime = result.faceBoxes.filter((f) => f.renderer === 'face-model').length;
+          const faces = `${result.faces} face${result.faces === 1 ? '' : 's'}${result.faces > 0 ? ` (${anime} by the face model)` : ''}`;
+          output = { file: target.file, result, summary: faces };
         }
         const { file, result } = output;
         await fs.mkdir(path.dirname(file), { recursive: true });
@@ -228,6 +244,7 @@ export async function main(argv: string[]): Promise<number> {
               style: result.style,
               mode: result.mode,
               faces: result.faces,
+              faceBoxes: result.faceBoxes,
               ...(output.media ? { media: output.media } : {}),
               timings: result.timings,
             })}\n`,

@@ -11,7 +11,13 @@ import type { Config } from '../config.ts';
 import { AnimefyError, throwIfCancelled } from '../errors.ts';
 import { ModelRuntime } from '../models/runtime.ts';
 import { resolveStyle, type ResolvedStyle } from '../styles.ts';
-import { stylizeFaces } from './blend-faces.ts';
+import {
+  faceBoxes,
+  stylizeFaces,
+  type FaceBox,
+  type FaceRenderer,
+  type FaceRendererMemory,
+} from './blend-faces.ts';
 import { transferLowFrequencyColour } from './color.ts';
 import { decodeImage, resizeBytes, type Decoded } from './decode.ts';
 import { encodeImage, FORMAT_MIME, type OutputFormat } from './encode.ts';
@@ -19,7 +25,7 @@ import { cropForFrame, faceFrame, warpToCrop } from './face-align.ts';
 import { detectFaces, largestFace, type Face } from './faces.ts';
 import { applyGrade } from './grade.ts';
 import { blendImages, imageToBytes, resizeImage, resizeImageLanczos, resizeMask, type Image, type Mask } from './image.ts';
-import type { Mode, Quality, UpscaleFactor } from './modes.ts';
+import { DEFAULT_FACE_LOOK, type FaceLook, type Mode, type Quality, type UpscaleFactor } from './modes.ts';
 import type { CropStylizer } from './blend-faces.ts';
 import { maskCoverage, segmentPerson } from './person-mask.ts';
 import { fitToFixedTiles, runGenerator, stylizeImage } from './stylize.ts';
@@ -54,6 +60,8 @@ export interface AnimefyRequest {
   upscale: UpscaleFactor;
   quality: Quality;
   format: OutputFormat;
+  /** How faces are drawn (default `anime`). */
+  faces?: FaceLook;
   signal?: AbortSignal;
   onProgress?: (event: ProgressEvent) => void;
 }
@@ -70,6 +78,8 @@ export interface AnimefyResult {
   faces: number;
   /** Faces that went through the face model. */
   stylizedFaces: number;
+  /** One entry per face found, in detection order (`faces` long). */
+  faceBoxes: FaceBox[];
   /** Milliseconds per stage, and `total`. */
   timings: Record<string, number>;
   /** Things the user may want to know (e.g. an upscale that was capped). */
@@ -89,6 +99,10 @@ export interface FrameRequest {
   mask?: Mask;
   /** Runs (or reuses) the face model on one aligned crop. */
   stylizeCrop?: CropStylizer;
+  /** How faces are drawn (default `anime`). */
+  look?: FaceLook;
+  /** The renderer chosen for each face track (decided on its first face-model run). */
+  memory?: FaceRendererMemory;
   /** Frames with a shorter side are enlarged to it for the scene model (default 256). */
   sceneMinSide?: number;
   signal?: AbortSignal;
@@ -246,11 +260,13 @@ export class Animefier {
     );
 
     let stylizedFaces = 0;
+    let renderers: FaceRenderer[] = faces.map(() => 'scene');
     if (stages.includes('face_stylize') && style.faceModel) {
       const faceModel = style.faceModel;
       const blended = await this.stage(progress, 'face_stylize', signal, () =>
         stylizeFaces(this.runtime, photo, styled, faces, {
           faceModel,
+          look: request.faces ?? DEFAULT_FACE_LOOK,
           maxCropSize: request.quality === 'fast' ? 384 : 512,
           minFaceSize: this.settings.minFaceSize,
           personMask: mask && resizeMask(mask, canvasWidth, canvasHeight),
@@ -260,6 +276,7 @@ export class Animefier {
       );
       styled = blended.image;
       stylizedFaces = blended.stylized;
+      renderers = blended.renderers;
     }
 
     styled = await this.stage(progress, 'grade', signal, async () => applyGrade(styled, style.grade));
@@ -283,6 +300,7 @@ export class Animefier {
       mode,
       faces: faces.length,
       stylizedFaces,
+      faceBoxes: faceBoxes(faces, renderers, decoded.original.width / photo.width),
       timings: progress.finish(),
       notes,
     };
@@ -304,6 +322,8 @@ export class Animefier {
       const blended = await stylizeFaces(this.runtime, photo, styled, frame.faces, {
         faceModel: style.faceModel,
         cropSize: frame.faceCropSize,
+        look: frame.look,
+        memory: frame.memory,
         minFaceSize: this.settings.minFaceSize,
         personMask: frame.mask,
         stylizeCrop: frame.stylizeCrop,
@@ -333,7 +353,9 @@ export class Animefier {
     const face = largestFace(faces);
     if (!face) throw new AnimefyError('NO_FACE_FOUND');
     const signal = request.signal;
-    const model = style.faceModel ?? style.sceneModel;
+    // `keep` draws the avatar with the scene model, as it draws kept faces in a whole picture.
+    const faceModel = request.faces === 'keep' ? null : style.faceModel;
+    const model = faceModel ?? style.sceneModel;
     const entry = this.runtime.entry(model);
     const size = entry.fixedSize ?? this.settings.avatarSize;
     // A wider frame than for blending: head, hair and shoulders, as an avatar.
@@ -365,7 +387,13 @@ export class Animefier {
       style: style.id,
       mode: 'face',
       faces: faces.length,
-      stylizedFaces: 1,
+      stylizedFaces: faceModel ? 1 : 0,
+      // Only the largest face is in the avatar; the others are listed as found, drawn by nothing.
+      faceBoxes: faceBoxes(
+        faces,
+        faces.map((f) => (f === face && faceModel ? 'face-model' : 'scene')),
+        decoded.original.width / decoded.image.width,
+      ),
       timings: progress.finish(),
       notes,
     };

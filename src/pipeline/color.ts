@@ -101,3 +101,36 @@ export function clamp255(v: number): number {
   return v > 0 ? (v < 255 ? v : 255) : 0;
 }
 
+
+/** sRGB 0..255 → CIE L*a*b* (D65), one pixel; `out` receives [L, a, b]. */
+export function rgbToLab(r: number, g: number, b: number, out: Float32Array | number[], offset = 0): void {
+  const lr = SRGB_TO_LINEAR[Math.max(0, Math.min(1023, Math.round(r * 4)))];
+  const lg = SRGB_TO_LINEAR[Math.max(0, Math.min(1023, Math.round(g * 4)))];
+  const lb = SRGB_TO_LINEAR[Math.max(0, Math.min(1023, Math.round(b * 4)))];
+  const fx = labF((0.4124564 * lr + 0.3575761 * lg + 0.1804375 * lb) / 0.95047);
+  const fy = labF(0.2126729 * lr + 0.7151522 * lg + 0.072175 * lb);
+  const fz = labF((0.0193339 * lr + 0.119192 * lg + 0.9503041 * lb) / 1.08883);
+  out[offset] = 116 * fy - 16;
+  out[offset + 1] = 500 * (fx - fy);
+  out[offset + 2] = 200 * (fy - fz);
+}
+
+/** CIE76 colour difference between two Lab colours. */
+export function deltaE(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  return Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+}
+
+/** sRGB → linear at quarter-level steps (0..255.75), so the conversion is a lookup. */
+const SRGB_TO_LINEAR = (() => {
+  const t = new Float32Array(1024);
+  for (let i = 0; i < 1024; i++) {
+    const c = i / 4 / 255;
+    t[i] = c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  }
+  return t;
+})();
+
+function labF(t: number): number {
+  return t > 216 / 24389 ? Math.cbrt(t) : (24389 / 27 * t + 16) / 116;
+}
+

@@ -40,3 +40,24 @@ export function parseQuality(value: string): Quality {
   if (found) return found;
   throw new AnimefyError('BAD_OPTION', { detail: `Quality must be fast or high (got "${value}").` });
 }
+
+/**
+ * How faces are drawn: `anime` by the face model where it draws them well (the others by the scene
+ * model), `keep` always by the scene model with the photo's fine detail kept, so people stay
+ * recognisable (a bearded man stays one).
+ */
+export const FACE_LOOKS = [
+  { id: 'anime', label: 'Anime faces', description: 'Faces redrawn as anime faces (big eyes, smooth skin).' },
+  { id: 'keep', label: 'Keep faces', description: 'Faces keep their likeness, drawn in the scene style.' },
+] as const;
+
+export type FaceLook = (typeof FACE_LOOKS)[number]['id'];
+export const FACE_LOOK_IDS: readonly FaceLook[] = FACE_LOOKS.map((f) => f.id);
+export const DEFAULT_FACE_LOOK: FaceLook = 'anime';
+
+export function parseFaceLook(value: string): FaceLook {
+  const v = value.trim().toLowerCase();
+  const found = FACE_LOOK_IDS.find((f) => f === v);
+  if (found) return found;
+  throw new AnimefyError('BAD_OPTION', { detail: `Faces must be ${FACE_LOOK_IDS.join(' or ')} (got "${value}").` });
+}

@@ -18,9 +18,10 @@ import sharp, { type OutputInfo } from 'sharp';
 import type { Config } from '../../config.ts';
 import { AnimefyError, isAnimefyError, throwIfCancelled } from '../../errors.ts';
 import type { Animefier, AnimefyResult, ProgressEvent } from '../animefy.ts';
+import { faceBoxes, type FaceRenderer } from '../blend-faces.ts';
 import { detectFaces, type Face } from '../faces.ts';
 import { imageFromBytes, imageToBytes } from '../image.ts';
-import type { Mode, Quality, UpscaleFactor } from '../modes.ts';
+import type { FaceLook, Mode, Quality, UpscaleFactor } from '../modes.ts';
 import { segmentPerson } from '../person-mask.ts';
 import { isGif, readGifTiming, readWebpTiming, writeGifTiming, type AnimationTiming } from './animation-timing.ts';
 import { FfmpegError, hasDecoder, resolveFfmpegPaths, runFfmpeg, spawnFfmpeg, type FfmpegPaths, type FfmpegProcess } from './ffmpeg.ts';
@@ -28,7 +29,7 @@ import { decodeArgs, encodeArgs, flattenOnWhite, FrameWriter, MEDIA_MIME, readRa
 import { probeMedia, type AudioInfo, type MediaInfo } from './probe.ts';
 import { detectMediaKind } from './sniff.ts';
 import { withTempDir } from './temp.ts';
-import { FACE_WINDOW, FaceCropCache, FaceTracker, FlickerMeter, MaskSmoother, TemporalBlender } from './temporal.ts';
+import { FACE_WINDOW, FaceCropCache, FaceTrackRenderers, FaceTracker, FlickerMeter, MaskSmoother, TemporalBlender } from './temporal.ts';
 
 export interface MediaSettings {
   maxSeconds: number;
@@ -70,6 +71,8 @@ export interface MediaRequest {
   format?: MediaFormat;
   /** Not applied to frames (too slow per frame); asking for it adds a note. */
   upscale?: UpscaleFactor;
+  /** How faces are drawn (default `anime`); decided once per face track. */
+  faces?: FaceLook;
   /** Overrides the configured temporal smoothing (0 = off). */
   temporal?: number;
   signal?: AbortSignal;
@@ -189,7 +192,7 @@ export class MediaPipeline {
       t0 = performance.now();
       let loop: FrameLoopResult;
       try {
-        loop = await this.stylizeFrames(source, { style: request.style, mode, quality: request.quality, temporal: request.temporal, signal }, async (frame, index) => {
+        loop = await this.stylizeFrames(source, { style: request.style, mode, quality: request.quality, faces: request.faces, temporal: request.temporal, signal }, async (frame, index) => {
           const times = repeats?.[index] ?? 1;
           for (let r = 0; r < times; r++) await writer.write(frame);
         }, (done) => {
@@ -237,6 +240,12 @@ export class MediaPipeline {
         mode,
         faces: loop.maxFaces,
         stylizedFaces: loop.faceRuns,
+        // One entry per face track (its mean box over the clip); input and working size are the same.
+        faceBoxes: faceBoxes(
+          loop.tracks.map((t) => t.face),
+          loop.tracks.map((t) => t.renderer),
+          1,
+        ),
         timings,
         notes,
         media: {
@@ -258,7 +267,14 @@ export class MediaPipeline {
    */
   private async stylizeFrames(
     source: FrameSource,
-    options: { style: string; mode: Exclude<Mode, 'face'>; quality: Quality; temporal?: number; signal?: AbortSignal },
+    options: {
+      style: string;
+      mode: Exclude<Mode, 'face'>;
+      quality: Quality;
+      faces?: FaceLook;
+      temporal?: number;
+      signal?: AbortSignal;
+    },
     emit: (frame: Buffer, index: number) => Promise<void>,
     progress: (done: number) => void,
   ): Promise<FrameLoopResult> {
@@ -271,6 +287,7 @@ export class MediaPipeline {
     const needsMask = mode === 'person' || mode === 'background';
     const tracker = new FaceTracker(Math.max(2, Math.round(source.fps * 0.2)));
     const crops = new FaceCropCache((face) => tracker.trackOf.get(face), { maxStreak: this.settings.faceReuse });
+    const renderers = new FaceTrackRenderers((face) => tracker.trackOf.get(face));
     const masks = new MaskSmoother(0.5);
     const blender = new TemporalBlender({ strength: options.temporal ?? this.settings.temporal });
     const flicker = new FlickerMeter();
@@ -286,6 +303,7 @@ export class MediaPipeline {
       const photo = imageFromBytes(item.bytes, width, height);
       const faces: Face[] = needsFaces ? tracker.smoothed(item.index, ended ? read : Infinity) : [];
       maxFaces = Math.max(maxFaces, faces.length);
+      renderers.observe(faces);
       const t = performance.now();
       const mask = needsMask ? masks.apply(await segmentPerson(runtime, photo, 'fast')) : undefined;
       const styled = await animefier.stylizeFrame(photo, {
@@ -296,6 +314,8 @@ export class MediaPipeline {
         faceCropSize: this.settings.faceCropSize,
         mask,
         stylizeCrop: crops.stylize,
+        look: options.faces,
+        memory: renderers,
         sceneMinSide: SCENE_MIN_SIDE,
         signal,
       });
@@ -322,6 +342,7 @@ export class MediaPipeline {
     return {
       count: done,
       maxFaces,
+      tracks: renderers.tracks(),
       faceRuns: crops.runs,
       faceReuses: crops.reused,
       flicker: flicker.index === undefined ? undefined : Math.round(flicker.index * 1000) / 1000,
@@ -481,6 +502,8 @@ export class MediaPipeline {
 interface FrameLoopResult {
   count: number;
   maxFaces: number;
+  /** One face per track (mean box) and the renderer that drew it. */
+  tracks: { face: Face; renderer: FaceRenderer }[];
   faceRuns: number;
   faceReuses: number;
   flicker?: number;

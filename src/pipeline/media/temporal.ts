@@ -18,6 +18,7 @@
  * `FlickerMeter` measures the result: the mean absolute difference between consecutive output frames
  * divided by the same for the input frames (1 = the output changes exactly as much as the input).
  */
+import type { FaceRenderer, FaceRendererMemory } from '../blend-faces.ts';
 import { intersectionOverUnion, type Face } from '../faces.ts';
 import { boxBlur } from '../filters.ts';
 import { luma, resizeImage, type Image, type Mask } from '../image.ts';
@@ -205,6 +206,57 @@ export class FaceCropCache {
     if (id !== undefined) this.crops.set(id, { thumb, styled, cropSize: crop.width, streak: 0 });
     return styled;
   };
+}
+
+/**
+ * The renderer of each face track, decided once (on the track's first face-model run, or when it is
+ * first too small for the face model) and kept for the rest of the clip, so a face never switches
+ * between the face model and the scene model mid-clip. Also sums each track's boxes for the result's
+ * `faceBoxes` (one entry per track: its mean box and best score).
+ */
+export class FaceTrackRenderers implements FaceRendererMemory {
+  private readonly decided = new Map<number, FaceRenderer>();
+  private readonly boxes = new Map<number, { x: number; y: number; w: number; h: number; n: number; score: number }>();
+
+  constructor(private readonly trackOf: (face: Face) => number | undefined) {}
+
+  get(face: Face): FaceRenderer | undefined {
+    const id = this.trackOf(face);
+    return id === undefined ? undefined : this.decided.get(id);
+  }
+
+  set(face: Face, renderer: FaceRenderer): void {
+    const id = this.trackOf(face);
+    if (id !== undefined && !this.decided.has(id)) this.decided.set(id, renderer);
+  }
+
+  /** Counts a frame's faces toward their tracks' mean boxes. */
+  observe(faces: readonly Face[]): void {
+    for (const face of faces) {
+      const id = this.trackOf(face);
+      if (id === undefined) continue;
+      const b = this.boxes.get(id) ?? { x: 0, y: 0, w: 0, h: 0, n: 0, score: 0 };
+      b.x += face.box.x;
+      b.y += face.box.y;
+      b.w += face.box.width;
+      b.h += face.box.height;
+      b.n++;
+      b.score = Math.max(b.score, face.score);
+      this.boxes.set(id, b);
+    }
+  }
+
+  /** One face per track, in the order the tracks appeared, with its renderer. */
+  tracks(): { face: Face; renderer: FaceRenderer }[] {
+    return [...this.boxes.entries()].map(([id, b]) => ({
+      face: {
+        box: { x: b.x / b.n, y: b.y / b.n, width: b.w / b.n, height: b.h / b.n },
+        score: b.score,
+        landmarks: [[0, 0], [0, 0], [0, 0], [0, 0], [0, 0]],
+      },
+      renderer: this.decided.get(id) ?? 'scene',
+    }));
+  }
 }
 
 /** The person mask averaged with the previous frame's (weight `keep` on the previous). */
