@@ -3,11 +3,12 @@
  *   npm run bench                 all sections
  *   npm run bench -- --quick      fewer cases, one run each (a smoke check)
  *   npm run bench -- --runs 5     more runs per case (medians)
- *   npm run bench -- --only pipeline   (sections: pipeline, media, queue, telegram, discord)
+ *   npm run bench -- --only pipeline   (sections: pipeline, faces, media, queue, telegram, discord)
  *   npm run bench -- --filter 1024   only the cases whose name contains "1024"
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { benchFaces } from './faces.ts';
 import { benchMedia } from './media.ts';
 import { benchPipeline } from './pipeline.ts';
 import { benchQueue } from './queue.ts';
@@ -26,6 +27,7 @@ const { values } = parseArgs({
 const runs = values.quick ? 1 : Math.max(1, Number(values.runs));
 const sections: Record<string, () => Promise<BenchSection>> = {
   pipeline: () => benchPipeline({ runs, quick: values.quick, filter: values.filter }),
+  faces: () => benchFaces({ runs, quick: values.quick, filter: values.filter }),
   media: () => benchMedia({ runs, quick: values.quick, filter: values.filter }),
   queue: () => benchQueue({ quick: values.quick }),
   telegram: () => benchTelegram({ quick: values.quick }),

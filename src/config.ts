@@ -60,8 +60,11 @@ const schema = z.object({
   ANIMEFY_TILE_PIXELS: int(65_536, 64_000_000).default(1_700_000),
   /** In `fast` quality (the default) the scene model runs on at most this many pixels. */
   ANIMEFY_FAST_SCENE_PIXELS: int(65_536, 64_000_000).default(360_000),
-  /** Faces smaller than this (box width in working pixels) stay with the scene model. */
-  ANIMEFY_MIN_FACE_SIZE: int(8, 4096).default(36),
+  /**
+   * Faces smaller than this (detector box, longest side in working pixels) skip the face model and
+   * keep the scene model's rendering: the face model drew eyes on no fixture face under 35 px.
+   */
+  ANIMEFY_MIN_FACE_SIZE: int(8, 4096).default(40),
   /** Face detector score threshold. */
   ANIMEFY_FACE_THRESHOLD: z.coerce.number().min(0.05).max(0.99).default(0.6),
 
@@ -75,8 +78,8 @@ const schema = z.object({
   ANIMEFY_VIDEO_WORKING_SIZE: int(64, 4096).default(720),
   /** Faster videos are resampled to this frame rate (fewer frames to stylize). */
   ANIMEFY_MAX_VIDEO_FPS: int(1, 120).default(30),
-  /** Face crop resolution for GIF and video frames (384 draws finer features, 256 is ~2x faster). */
-  ANIMEFY_VIDEO_FACE_SIZE: z.coerce.number().pipe(z.union([z.literal(256), z.literal(384), z.literal(512)])).default(256),
+  /** Face crop resolution for GIF and video frames: 384 or 512 (the face model draws no eyes at 256). */
+  ANIMEFY_VIDEO_FACE_SIZE: z.coerce.number().pipe(z.union([z.literal(384), z.literal(512)])).default(384),
   /**
    * Frames in a row a moving face may reuse its last stylized crop (its expression then follows a
    * frame late; the face model runs about half as often). 0: the face model runs on every frame in

@@ -88,6 +88,8 @@ export function isFaceLargeEnough(face: Face, minFaceSize: number): boolean {
   return Math.max(face.box.width, face.box.height) >= minFaceSize;
 }
 
+const TONE_REFERENCE_SIZE = 96;
+
 /** Skin brightness (luma levels) a toned face may still differ from the scene's rendering by. */
 const MAX_TONE_GAP = 30;
 
@@ -127,7 +129,8 @@ export async function stylizeFaces(
       const photoCrop = warpToCrop(photo, crop);
       const styled = options.stylizeCrop ? await options.stylizeCrop(face, photoCrop, run) : await run(photoCrop);
       const targetCrop = scaleCrop(crop, scale);
-      const toned = matchFaceTone(styled, warpToCrop(target, targetCrop));
+      // The scene's rendering of the same face, as the tone reference: 96 px is plenty for skin statistics.
+      const toned = matchFaceTone(styled, warpToCrop(target, resampleCrop(targetCrop, TONE_REFERENCE_SIZE)));
       let accepted = known === 'face-model';
       if (!accepted) {
         const verdict = await judgeFace(runtime, styled, eyesInCrop(face, crop));

@@ -55,8 +55,7 @@ export function skinTone(crop: Image): SkinTone {
       bs.push(0.5 * r - 0.418688 * g - 0.081312 * b);
     }
   }
-  if (ls.length === 0) return { y: 128, cb: 0, cr: 0, spread: 0 };
-  const sorted = Float32Array.from(ls).sort();
+  const sorted = Float64Array.from(ls).sort();
   const lo = sorted[Math.floor(sorted.length * 0.3)];
   const hi = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.95))];
   let n = 0;
@@ -72,6 +71,7 @@ export function skinTone(crop: Image): SkinTone {
     sa += as[i];
     sb += bs[i];
   }
+  if (n === 0) return { y: 128, cb: 0, cr: 0, spread: 0 };
   const l = sl / n;
   return { y: l, cb: sa / n, cr: sb / n, spread: Math.sqrt(Math.max(0, sl2 / n - l * l)) };
 }
