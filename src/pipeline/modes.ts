@@ -47,8 +47,8 @@ export function parseQuality(value: string): Quality {
  * recognisable (a bearded man stays one).
  */
 export const FACE_LOOKS = [
-  { id: 'anime', label: 'Anime faces', description: 'Faces redrawn as anime faces (big eyes, smooth skin).' },
-  { id: 'keep', label: 'Keep faces', description: 'Faces keep their likeness, drawn in the scene style.' },
+  { id: 'anime', label: 'Anime faces', emoji: '✨', description: 'Faces redrawn as anime faces (big eyes, smooth skin).' },
+  { id: 'keep', label: 'Keep faces', emoji: '🙂', description: 'Faces keep their likeness, drawn in the scene style.' },
 ] as const;
 
 export type FaceLook = (typeof FACE_LOOKS)[number]['id'];
@@ -60,4 +60,9 @@ export function parseFaceLook(value: string): FaceLook {
   const found = FACE_LOOK_IDS.find((f) => f === v);
   if (found) return found;
   throw new AnimefyError('BAD_OPTION', { detail: `Faces must be ${FACE_LOOK_IDS.join(' or ')} (got "${value}").` });
+}
+
+/** The look a "switch faces" button offers after a result drawn with `look`. */
+export function otherFaceLook(look: FaceLook): FaceLook {
+  return look === 'anime' ? 'keep' : 'anime';
 }

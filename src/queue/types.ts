@@ -7,7 +7,7 @@ import type { OutputFormat } from '../pipeline/encode.ts';
 import type { MediaDetails } from '../pipeline/media/animate.ts';
 import type { MediaFormat } from '../pipeline/media/frames.ts';
 import type { AnimefyResult, ProgressEvent } from '../pipeline/animefy.ts';
-import type { Mode, Quality, UpscaleFactor } from '../pipeline/modes.ts';
+import type { FaceLook, Mode, Quality, UpscaleFactor } from '../pipeline/modes.ts';
 
 export type MediaKind = 'image' | 'gif' | 'video';
 export const MEDIA_KINDS: readonly MediaKind[] = ['image', 'gif', 'video'];
@@ -23,6 +23,8 @@ export interface JobOptions {
   mode: Mode;
   upscale: UpscaleFactor;
   quality: Quality;
+  /** How faces are drawn: anime faces (default) or faces that keep their likeness. */
+  faces?: FaceLook;
   /**
    * Output format: png/jpeg/webp for pictures (default: PNG with transparency, else JPEG), gif/mp4/webm
    * for GIFs and videos (default: GIF for a GIF, MP4 for a video). A format of the other family is

@@ -5,7 +5,7 @@
 import { AnimefyError, formatBytes } from '../errors.ts';
 import { isOutputFormat, OUTPUT_FORMATS } from '../pipeline/encode.ts';
 import { isMediaFormat, MEDIA_FORMATS } from '../pipeline/media/frames.ts';
-import { parseMode, parseQuality, parseUpscale } from '../pipeline/modes.ts';
+import { parseFaceLook, parseMode, parseQuality, parseUpscale } from '../pipeline/modes.ts';
 import { getStyle } from '../styles.ts';
 import { MEDIA_KINDS, type JobRequest } from './types.ts';
 
@@ -26,6 +26,7 @@ export function validateRequest(request: JobRequest, limits: SubmitLimits): void
   parseMode(options.mode);
   parseUpscale(options.upscale);
   parseQuality(options.quality);
+  if (options.faces !== undefined) parseFaceLook(options.faces);
   if (options.format !== undefined && !isOutputFormat(options.format) && !isMediaFormat(options.format)) {
     throw new AnimefyError('BAD_OPTION', { detail: `Output format must be one of ${[...OUTPUT_FORMATS, ...MEDIA_FORMATS].join(', ')}.` });
   }

@@ -17,7 +17,7 @@ import {
 } from 'discord.js';
 import type { Logger } from 'pino';
 import { AnimefyError, formatBytes, isAnimefyError, userMessage } from '../../errors.ts';
-import { DEFAULT_MODE, parseMode, type Mode } from '../../pipeline/modes.ts';
+import { DEFAULT_FACE_LOOK, DEFAULT_MODE, otherFaceLook, parseMode, type Mode } from '../../pipeline/modes.ts';
 import type { JobQueue } from '../../queue/types.ts';
 import { DEFAULT_STYLE, findStyle, getStyle } from '../../styles.ts';
 import { aboutText, stylesText } from '../about-text.ts';
@@ -141,6 +141,7 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
       style,
       mode,
       upscale: interaction.options.getBoolean('upscale') ? 2 : 1,
+      faces: interaction.options.getBoolean('keep_faces') ? 'keep' : DEFAULT_FACE_LOOK,
       private: interaction.options.getBoolean('private') ?? false,
     });
   }
@@ -152,7 +153,7 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
       await interaction.reply(warning(found.refusal));
       return;
     }
-    await jobs.start(interaction, { media: found.media, style: defaultStyle(interaction), mode: DEFAULT_MODE, upscale: 1, private: false });
+    await jobs.start(interaction, { media: found.media, style: defaultStyle(interaction), mode: DEFAULT_MODE, upscale: 1, faces: DEFAULT_FACE_LOOK, private: false });
   }
 
   async function onSetStyle(interaction: ChatInputCommandInteraction): Promise<void> {
@@ -203,13 +204,18 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
       return;
     }
     if (action.kind === 'upscale') {
-      await jobs.start(interaction, { media: ref.media, style: ref.style, mode: ref.mode, upscale: 2, private: ref.private });
+      await jobs.start(interaction, { media: ref.media, style: ref.style, mode: ref.mode, upscale: 2, faces: ref.faces, private: ref.private });
+      return;
+    }
+    if (action.kind === 'faces') {
+      const faces = otherFaceLook(ref.faces);
+      await jobs.start(interaction, { media: ref.media, style: ref.style, mode: ref.mode, upscale: ref.upscale, faces, private: ref.private });
       return;
     }
     // 'pick': a style from the menu, on the same file.
     const picked = interaction.isStringSelectMenu() ? interaction.values[0] : undefined;
     const style = picked && findStyle(picked) ? picked : ref.style;
-    await jobs.start(interaction, { media: ref.media, style, mode: ref.mode, upscale: 1, private: ref.private });
+    await jobs.start(interaction, { media: ref.media, style, mode: ref.mode, upscale: 1, faces: ref.faces, private: ref.private });
   }
 
   return { client, jobs };

@@ -53,6 +53,7 @@ export function commandDefinitions(): RESTPostAPIApplicationCommandsJSONBody[] {
         .addChoices(...MODES.map((m) => ({ name: `${m.label}: ${m.description}`.slice(0, 100), value: m.id }))),
     )
     .addBooleanOption((o) => o.setName('upscale').setDescription('Upscale the result ×2 (pictures only)'))
+    .addBooleanOption((o) => o.setName('keep_faces').setDescription('Faces keep their likeness instead of becoming anime faces'))
     .addBooleanOption((o) => o.setName('private').setDescription('Only you see the result'));
 
   const styles = new SlashCommandBuilder()

@@ -4,12 +4,14 @@
  * for Delete, the requester's id itself, so Delete keeps working after a restart.
  */
 import { ActionRowBuilder, ButtonBuilder, ButtonStyle, StringSelectMenuBuilder } from 'discord.js';
+import { FACE_LOOKS, type FaceLook } from '../../pipeline/modes.ts';
 import { STYLES } from '../../styles.ts';
 
 export type ComponentAction =
   | { kind: 'again'; ref: string }
   | { kind: 'pick'; ref: string }
   | { kind: 'upscale'; ref: string }
+  | { kind: 'faces'; ref: string }
   | { kind: 'delete'; requesterId: string }
   | { kind: 'cancel'; job: string; requesterId: string };
 
@@ -23,6 +25,7 @@ export function encodeAction(action: ComponentAction): string {
     case 'again':
     case 'pick':
     case 'upscale':
+    case 'faces':
       id = `${PREFIX}:${action.kind}:${action.ref}`;
       break;
     case 'delete':
@@ -44,6 +47,7 @@ export function decodeAction(customId: string): ComponentAction | undefined {
     case 'again':
     case 'pick':
     case 'upscale':
+    case 'faces':
       return { kind, ref: a };
     case 'delete':
       return /^\d+$/.test(a) ? { kind, requesterId: a } : undefined;
@@ -54,11 +58,30 @@ export function decodeAction(customId: string): ComponentAction | undefined {
   }
 }
 
-/** 🎨 Another style · 🔍 Upscale ×2 (pictures that can grow) · 🗑 Delete (the requester only). */
-export function resultButtons(options: { ref: string; requesterId: string; canUpscale: boolean }): ActionRowBuilder<ButtonBuilder> {
+/**
+ * 🎨 Another style · 🙂 Keep faces (or ✨ Anime faces, to switch back; when the result has faces) ·
+ * 🔍 Upscale ×2 (pictures that can grow) · 🗑 Delete (the requester only).
+ */
+export function resultButtons(options: {
+  ref: string;
+  requesterId: string;
+  canUpscale: boolean;
+  /** The other face look to offer, if the result has faces. */
+  otherFaces?: FaceLook;
+}): ActionRowBuilder<ButtonBuilder> {
   const row = new ActionRowBuilder<ButtonBuilder>().addComponents(
     new ButtonBuilder().setCustomId(encodeAction({ kind: 'again', ref: options.ref })).setLabel('Another style').setEmoji('🎨').setStyle(ButtonStyle.Primary),
   );
+  if (options.otherFaces) {
+    const look = FACE_LOOKS.find((f) => f.id === options.otherFaces)!;
+    row.addComponents(
+      new ButtonBuilder()
+        .setCustomId(encodeAction({ kind: 'faces', ref: options.ref }))
+        .setLabel(look.label)
+        .setEmoji(look.emoji)
+        .setStyle(ButtonStyle.Secondary),
+    );
+  }
   if (options.canUpscale) {
     row.addComponents(
       new ButtonBuilder().setCustomId(encodeAction({ kind: 'upscale', ref: options.ref })).setLabel('Upscale ×2').setEmoji('🔍').setStyle(ButtonStyle.Secondary),

@@ -9,14 +9,14 @@ import { DiscordAPIError, MessageFlags, RESTJSONErrorCodes, type RepliableIntera
 import type { Logger } from 'pino';
 import { AnimefyError, isAnimefyError, userMessage } from '../../errors.ts';
 import { detectMediaKind } from '../../pipeline/media/sniff.ts';
-import type { Mode, UpscaleFactor } from '../../pipeline/modes.ts';
+import type { FaceLook, Mode, UpscaleFactor } from '../../pipeline/modes.ts';
 import type { JobHandle, JobQueue, JobResult } from '../../queue/types.ts';
 import { ActiveJobs, type ActiveJob, type CancelOutcome } from '../active-jobs.ts';
 import { downloadTooLarge, fetchMedia } from '../fetch-media.ts';
 import { progressText, queuedText, STARTING_TEXT } from '../progress-text.ts';
 import { formatWait, type RateLimiter } from '../rate-limit.ts';
 import type { ReferenceStore } from '../references.ts';
-import { resultCaption } from '../result-caption.ts';
+import { offerFaceSwitch, resultCaption } from '../result-caption.ts';
 import { cancelButton, resultButtons } from './components.ts';
 import { declaredKind, isAllowedMediaUrl, type MediaSource } from './media.ts';
 import { describeDiscordError, JobReply } from './reply.ts';
@@ -44,6 +44,7 @@ export interface JobReference {
   style: string;
   mode: Mode;
   upscale: UpscaleFactor;
+  faces: FaceLook;
   private: boolean;
 }
 
@@ -52,6 +53,7 @@ export interface JobSpec {
   style: string;
   mode: Mode;
   upscale: UpscaleFactor;
+  faces: FaceLook;
   private: boolean;
 }
 
@@ -145,7 +147,7 @@ export class DiscordJobs {
         handle = await this.deps.queue.submit({
           input,
           kind,
-          options: { style: spec.style, mode: spec.mode, upscale: spec.upscale, quality: 'fast', maxBytes },
+          options: { style: spec.style, mode: spec.mode, upscale: spec.upscale, faces: spec.faces, quality: 'fast', maxBytes },
           requester: { platform: 'discord', userId: interaction.user.id },
         });
       } catch (err) {
@@ -179,13 +181,21 @@ export class DiscordJobs {
   private resultPayload(requesterId: string, spec: JobSpec, result: JobResult, maxBytes: number) {
     const { refs, limits } = this.deps;
     if (result.data.byteLength > maxBytes) throw new AnimefyError('RESULT_TOO_LARGE', { limit: `${Math.round(maxBytes / 2 ** 20)} MB` });
-    const ref = refs.put({ media: spec.media, requesterId, style: spec.style, mode: spec.mode, upscale: spec.upscale, private: spec.private });
+    const ref = refs.put({
+      media: spec.media,
+      requesterId,
+      style: spec.style,
+      mode: spec.mode,
+      upscale: spec.upscale,
+      faces: spec.faces,
+      private: spec.private,
+    });
     const canUpscale = result.kind === 'image' && spec.upscale === 1 && result.width * result.height * 4 <= limits.maxOutputPixels;
     const data = Buffer.from(result.data.buffer, result.data.byteOffset, result.data.byteLength);
     return {
-      content: resultCaption({ style: spec.style, mode: spec.mode, upscale: spec.upscale, notes: result.notes }, 2000),
+      content: resultCaption({ style: spec.style, mode: spec.mode, upscale: spec.upscale, faces: spec.faces, notes: result.notes }, 2000),
       file: { name: `animefy-${spec.style}${EXTENSIONS[result.format] ?? ''}`, data },
-      components: [resultButtons({ ref, requesterId, canUpscale })],
+      components: [resultButtons({ ref, requesterId, canUpscale, otherFaces: offerFaceSwitch(spec.faces, result) })],
     };
   }
 

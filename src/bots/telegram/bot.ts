@@ -8,7 +8,7 @@ import type { Message } from 'grammy/types';
 import type { Logger } from 'pino';
 import { autoRetry } from '@grammyjs/auto-retry';
 import { AnimefyError, userMessage } from '../../errors.ts';
-import { DEFAULT_MODE, type Mode, type UpscaleFactor } from '../../pipeline/modes.ts';
+import { DEFAULT_FACE_LOOK, DEFAULT_MODE, otherFaceLook, type FaceLook, type Mode, type UpscaleFactor } from '../../pipeline/modes.ts';
 import type { JobQueue } from '../../queue/types.ts';
 import { getStyle, STYLES } from '../../styles.ts';
 import type { ChatSettingsStore } from '../chat-settings.ts';
@@ -197,7 +197,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
     const requester = message.from;
     if (!requester) return; // anonymous admins and channels: no one to answer to
     const style = words.style ?? (unknown ? undefined : settings.get(chatKey(message.chat.id)).style);
-    const job = { media: found.media, mode: words.mode ?? DEFAULT_MODE, upscale: words.upscale ?? 1 };
+    const job = { media: found.media, mode: words.mode ?? DEFAULT_MODE, upscale: words.upscale ?? 1, faces: words.faces ?? DEFAULT_FACE_LOOK };
     if (!style) {
       await askForStyle(ctx, source.message_id, requester.id, job, unknown);
       return;
@@ -209,7 +209,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
     ctx: Context,
     sourceMessageId: number,
     requesterId: number,
-    job: { media: MediaRef; mode: Mode; upscale: UpscaleFactor },
+    job: { media: MediaRef; mode: Mode; upscale: UpscaleFactor; faces: FaceLook },
     unknown?: string,
   ): Promise<void> {
     const chatId = ctx.chat!.id;
@@ -241,6 +241,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
           style: style.id,
           mode: ref.mode,
           upscale: ref.upscale,
+          faces: ref.faces,
           statusMessageId: message.message_id,
         });
         return;
@@ -267,6 +268,24 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
           style: ref.style,
           mode: ref.mode,
           upscale: 2,
+          faces: ref.faces,
+        });
+        return;
+      }
+      case 'faces': {
+        const ref = refs.get(action.token);
+        if (!ref) return void (await expired());
+        const faces = otherFaceLook(ref.faces);
+        await ctx.answerCallbackQuery({ text: faces === 'keep' ? '🙂 Keeping the faces…' : '✨ Anime faces…' });
+        jobs.start({
+          chatId: ref.chatId,
+          sourceMessageId: ref.sourceMessageId,
+          requester: { id: query.from.id },
+          media: ref.media,
+          style: ref.style,
+          mode: ref.mode,
+          upscale: ref.upscale,
+          faces,
         });
         return;
       }

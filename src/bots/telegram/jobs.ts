@@ -9,7 +9,7 @@ import type { InlineKeyboardMarkup } from 'grammy/types';
 import type { Logger } from 'pino';
 import { AnimefyError, isAnimefyError, userMessage } from '../../errors.ts';
 import { detectMediaKind } from '../../pipeline/media/sniff.ts';
-import type { Mode, UpscaleFactor } from '../../pipeline/modes.ts';
+import type { FaceLook, Mode, UpscaleFactor } from '../../pipeline/modes.ts';
 import type { JobHandle, JobQueue, JobResult } from '../../queue/types.ts';
 import { progressText, queuedText, STARTING_TEXT } from '../progress-text.ts';
 import { formatWait, type RateLimiter } from '../rate-limit.ts';
@@ -18,6 +18,7 @@ import { ActiveJobs, type ActiveJob, type CancelOutcome } from '../active-jobs.t
 import { downloadFile } from './download.ts';
 import { cancelKeyboard, resultKeyboard } from './keyboards.ts';
 import { chatActionFor, declaredKind, replyMethod, requestedFormat, type MediaRef } from './media.ts';
+import { offerFaceSwitch } from '../result-caption.ts';
 import { resultCaption } from './messages.ts';
 import { ChatActionLoop, ChatPacer, StatusMessage } from './status-message.ts';
 import { describeApiError } from './api-error.ts';
@@ -43,6 +44,7 @@ export interface JobReference {
   style: string;
   mode: Mode;
   upscale: UpscaleFactor;
+  faces: FaceLook;
   /** A style keyboard on someone's own media: only they may pick. Result buttons are for everyone. */
   onlyRequester: boolean;
 }
@@ -55,6 +57,7 @@ export interface JobSpec {
   style: string;
   mode: Mode;
   upscale: UpscaleFactor;
+  faces: FaceLook;
   /** A bot message (a style keyboard) to turn into the status message; else a new reply is sent. */
   statusMessageId?: number;
 }
@@ -138,6 +141,7 @@ export class TelegramJobs {
             style: spec.style,
             mode: spec.mode,
             upscale: spec.upscale,
+            faces: spec.faces,
             quality: 'fast',
             format: requestedFormat(spec.media, kind),
             maxBytes: limits.uploadBytes,
@@ -212,11 +216,12 @@ export class TelegramJobs {
       style: spec.style,
       mode: spec.mode,
       upscale: spec.upscale,
+      faces: spec.faces,
       onlyRequester: false,
     });
     const canUpscale = result.kind === 'image' && spec.upscale === 1 && result.width * result.height * 4 <= limits.maxOutputPixels;
-    const reply_markup = resultKeyboard({ token, requesterId: spec.requester.id, canUpscale });
-    const caption = resultCaption({ style: spec.style, mode: spec.mode, upscale: spec.upscale, notes: result.notes });
+    const reply_markup = resultKeyboard({ token, requesterId: spec.requester.id, canUpscale, otherFaces: offerFaceSwitch(spec.faces, result) });
+    const caption = resultCaption({ style: spec.style, mode: spec.mode, upscale: spec.upscale, faces: spec.faces, notes: result.notes });
     const file = () => new InputFile(result.data, `animefy-${spec.style}${EXTENSIONS[result.format] ?? ''}`);
     const common = { ...replyTo(spec.sourceMessageId), reply_markup };
     const size = { width: result.width, height: result.height };

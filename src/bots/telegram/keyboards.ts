@@ -3,6 +3,7 @@
  * Telegram's 64-byte limit: buttons carry a short reference token, never a file_id.
  */
 import { InlineKeyboard } from 'grammy';
+import { FACE_LOOKS, type FaceLook } from '../../pipeline/modes.ts';
 import { STYLES } from '../../styles.ts';
 
 export const CALLBACK_DATA_MAX_BYTES = 64;
@@ -14,6 +15,8 @@ export type CallbackAction =
   | { action: 'again'; token: string }
   /** Run the referenced media again, upscaled ×2. */
   | { action: 'upscale'; token: string }
+  /** Run the referenced media again with the other face look (keep faces ↔ anime faces). */
+  | { action: 'faces'; token: string }
   /** Delete a result message; only `userId` may. */
   | { action: 'delete'; userId: number }
   /** Cancel a queued or running job. */
@@ -21,7 +24,7 @@ export type CallbackAction =
   /** Set the chat's default style (`ask`: none, ask every time). */
   | { action: 'default'; style: string };
 
-const PREFIX = { pick: 'p', again: 'a', upscale: 'u', delete: 'd', cancel: 'x', default: 's' } as const;
+const PREFIX = { pick: 'p', again: 'a', upscale: 'u', faces: 'f', delete: 'd', cancel: 'x', default: 's' } as const;
 
 export function encodeCallback(value: CallbackAction): string {
   let data: string;
@@ -31,6 +34,7 @@ export function encodeCallback(value: CallbackAction): string {
       break;
     case 'again':
     case 'upscale':
+    case 'faces':
     case 'cancel':
       data = `${PREFIX[value.action]}:${value.token}`;
       break;
@@ -54,6 +58,8 @@ export function decodeCallback(data: string): CallbackAction | undefined {
       return a ? { action: 'again', token: a } : undefined;
     case PREFIX.upscale:
       return a ? { action: 'upscale', token: a } : undefined;
+    case PREFIX.faces:
+      return a ? { action: 'faces', token: a } : undefined;
     case PREFIX.cancel:
       return a ? { action: 'cancel', token: a } : undefined;
     case PREFIX.delete:
@@ -85,8 +91,11 @@ export function defaultStyleKeyboard(): InlineKeyboard {
   return keyboard.row().text('❓ Ask me every time', encodeCallback({ action: 'default', style: 'ask' }));
 }
 
-export function resultKeyboard(options: { token: string; requesterId: number; canUpscale: boolean }): InlineKeyboard {
+/** 🎨 Another style · 🙂 Keep faces / ✨ Anime faces (when the result has faces) · 🔍 Upscale · 🗑 Delete. */
+export function resultKeyboard(options: { token: string; requesterId: number; canUpscale: boolean; otherFaces?: FaceLook }): InlineKeyboard {
   const keyboard = new InlineKeyboard().text('🎨 Another style', encodeCallback({ action: 'again', token: options.token }));
+  const look = FACE_LOOKS.find((f) => f.id === options.otherFaces);
+  if (look) keyboard.text(`${look.emoji} ${look.label}`, encodeCallback({ action: 'faces', token: options.token }));
   if (options.canUpscale) keyboard.text('🔍 Upscale', encodeCallback({ action: 'upscale', token: options.token }));
   return keyboard.text('🗑 Delete', encodeCallback({ action: 'delete', userId: options.requesterId }));
 }

@@ -19,6 +19,7 @@ export function helpText(botUsername: string, limits: { downloadBytes: number; m
     '👋 Send me a photo, a GIF, a short video, a video message or a sticker and I will turn it into anime.',
     '',
     'Pick a style from the buttons, or write it in the caption: "shinkai", or "/animefy shinkai person".',
+    'Add "keep" to keep everyone\'s likeness instead of anime faces, or tap 🙂 Keep faces under a result.',
     `In groups, add /animefy@${botUsername} to the caption, reply to someone's picture with /animefy, or mention @${botUsername}.`,
     '',
     '/styles lists the styles, /style sets this chat’s default, /about says what happens to your files.',

@@ -4,7 +4,7 @@
  * caption in a private chat).
  */
 import type { MessageEntity } from 'grammy/types';
-import { MODE_IDS, type Mode, type UpscaleFactor } from '../../pipeline/modes.ts';
+import { MODE_IDS, type FaceLook, type Mode, type UpscaleFactor } from '../../pipeline/modes.ts';
 import { STYLES } from '../../styles.ts';
 
 export interface ParsedCommand {
@@ -41,9 +41,13 @@ export interface JobWords {
   style?: string;
   mode?: Mode;
   upscale?: UpscaleFactor;
+  faces?: FaceLook;
   /** Words that are none of the above (the first unknown is reported when a command asked). */
   unknown: string[];
 }
+
+/** "keep", "keepfaces", "real" or "likeness": faces keep their likeness; "anime": anime faces. */
+const FACE_WORDS: Record<string, FaceLook> = { keep: 'keep', keepfaces: 'keep', keep_faces: 'keep', real: 'keep', likeness: 'keep', anime: 'anime' };
 
 const UPSCALE_WORDS: Record<string, UpscaleFactor> = { x2: 2, '2x': 2, '×2': 2, upscale: 2, hd: 2, x4: 4, '4x': 4, '×4': 4 };
 
@@ -67,6 +71,11 @@ export function parseJobWords(text: string, botUsername?: string): JobWords {
     const upscale = UPSCALE_WORDS[word];
     if (upscale && !words.upscale) {
       words.upscale = upscale;
+      continue;
+    }
+    const faces = FACE_WORDS[word];
+    if (faces && !words.faces) {
+      words.faces = faces;
       continue;
     }
     words.unknown.push(raw.trim());

@@ -161,7 +161,8 @@ describe('Discord bot (real discord.js, fake Discord)', () => {
     expect(result.content).toContain('Shinkai');
     // The place in line or the stage was shown before the result.
     expect(result.history.some((h) => /Queued|Starting|%/.test(h))).toBe(true);
-    expect(buttonIds(result).map((b) => b.label)).toEqual(['Another style', 'Upscale ×2', 'Delete']);
+    // The face model drew her face, so "Keep faces" is offered too.
+    expect(buttonIds(result).map((b) => b.label)).toEqual(['Another style', 'Keep faces', 'Upscale ×2', 'Delete']);
     expect(fake.downloads(source.attachment.url)).toBe(1);
     // No request the fake does not know (a wrong route would show here).
     expect(fake.unhandled).toEqual([]);
@@ -191,9 +192,19 @@ describe('Discord bot (real discord.js, fake Discord)', () => {
     const [w, h] = await imageSize(fixture('portrait_frontal_1.jpg'));
     expect(await imageSize(bigger.files[0].data)).toEqual([2 * w, 2 * h]);
     expect(bigger.content).toContain('×2');
-    expect(buttonIds(bigger).map((b) => b.label)).toEqual(['Another style', 'Delete']);
+    expect(buttonIds(bigger).map((b) => b.label)).toEqual(['Another style', 'Keep faces', 'Delete']);
     expect(fake.downloads(source.attachment.url)).toBe(3);
-  }, 2 * JOB_TIMEOUT);
+
+    // "Keep faces": the same file and style again, faces kept, and the way back offered.
+    const ivan = fake.user('1300000000000000010', 'ivan');
+    const keep = await fake.button({ customId: customId(again, /Keep faces/), message: again, user: ivan });
+    expect((await keep.waitForAck()).type).toBe(5);
+    const kept = await resultOf(keep);
+    expect(kept.content).toContain('Cartoon');
+    expect(kept.content).toContain('faces kept');
+    expect(buttonIds(kept).map((b) => b.label)).toContain('Anime faces');
+    expect(fake.downloads(source.attachment.url)).toBe(4);
+  }, 3 * JOB_TIMEOUT);
 
   it('"Delete" is refused for someone else and done for the requester', async () => {
     const deleteId = customId(result, /Delete/);

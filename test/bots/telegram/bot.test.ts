@@ -133,7 +133,8 @@ describe('Telegram bot', () => {
     const sent = photoResult.files.photo.bytes;
     expect(await imageSize(sent)).toEqual(await imageSize(input));
     expect(photoResult.params.caption).toMatch(/Shinkai/);
-    expect(buttons(photoResult).map((b) => b.text)).toEqual(['🎨 Another style', '🔍 Upscale', '🗑 Delete']);
+    // The face model drew her face, so "Keep faces" is offered too.
+    expect(buttons(photoResult).map((b) => b.text)).toEqual(['🎨 Another style', '🙂 Keep faces', '🔍 Upscale', '🗑 Delete']);
     for (const b of buttons(photoResult)) expect(Buffer.byteLength(b.callback_data)).toBeLessThanOrEqual(64);
 
     // The status message said where the job was, kept a chat action going, and is gone now.
@@ -158,6 +159,15 @@ describe('Telegram bot', () => {
     // The file was not sent again by the user: the bot fetched the same file_id once more.
     const fileId = photoMessage.photo.at(-1).file_id;
     expect(fake.callsTo('getFile').filter((c) => c.params.file_id === fileId).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('"Keep faces" runs the same photo and style again with the faces kept, and offers anime faces back', async () => {
+    const since = fake.calls.length;
+    fake.pressButton({ from: alice, message: photoResult.result, data: button(photoResult, /Keep faces/) });
+    const kept = await replyTo(photoMessage, 'sendPhoto', since);
+    expect(kept.params.caption).toMatch(/Shinkai/);
+    expect(kept.params.caption).toMatch(/faces kept/);
+    expect(buttons(kept).map((b) => b.text)).toContain('✨ Anime faces');
   });
 
   it('"Delete" is refused for anyone but the requester, and works for them', async () => {

@@ -103,6 +103,13 @@ describe('parseJobWords', () => {
     }
   });
 
+  it('reads "keep" (faces keep their likeness) and "anime"', () => {
+    expect(parseJobWords('shinkai keep')).toEqual({ style: 'shinkai', faces: 'keep', unknown: [] });
+    expect(parseJobWords('keepfaces x2').faces).toBe('keep');
+    expect(parseJobWords('anime').faces).toBe('anime');
+    expect(parseJobWords('hayao').faces).toBeUndefined();
+  });
+
   it('reads a mode and an upscale', () => {
     expect(parseJobWords('hayao person x2')).toEqual({ style: 'hayao', mode: 'person', upscale: 2, unknown: [] });
     expect(parseJobWords('Background').mode).toBe('background');
