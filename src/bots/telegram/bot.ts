@@ -256,27 +256,15 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
         });
         return;
       }
-      case 'upscale': {
-        const ref = refs.get(action.token);
-        if (!ref) return void (await expired());
-        await ctx.answerCallbackQuery({ text: '🔍 Upscaling ×2…' });
-        jobs.start({
-          chatId: ref.chatId,
-          sourceMessageId: ref.sourceMessageId,
-          requester: { id: query.from.id },
-          media: ref.media,
-          style: ref.style,
-          mode: ref.mode,
-          upscale: 2,
-          faces: ref.faces,
-        });
-        return;
-      }
+      case 'upscale':
       case 'faces': {
         const ref = refs.get(action.token);
         if (!ref) return void (await expired());
-        const faces = otherFaceLook(ref.faces);
-        await ctx.answerCallbackQuery({ text: faces === 'keep' ? '🙂 Keeping the faces…' : '✨ Anime faces…' });
+        // The same input and style again: upscaled ×2, or with the other face look.
+        const upscale = action.action === 'upscale' ? 2 : ref.upscale;
+        const faces = action.action === 'faces' ? otherFaceLook(ref.faces) : ref.faces;
+        const text = action.action === 'upscale' ? '🔍 Upscaling ×2…' : faces === 'keep' ? '🙂 Keeping the faces…' : '✨ Anime faces…';
+        await ctx.answerCallbackQuery({ text });
         jobs.start({
           chatId: ref.chatId,
           sourceMessageId: ref.sourceMessageId,
@@ -284,7 +272,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
           media: ref.media,
           style: ref.style,
           mode: ref.mode,
-          upscale: ref.upscale,
+          upscale,
           faces,
         });
         return;
