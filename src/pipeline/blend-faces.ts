@@ -19,11 +19,11 @@ import {
   type FaceCrop,
 } from './face-align.ts';
 import { restoreFaceDetail } from './face-detail.ts';
-import { DEFAULT_FACE_LOOK, type FaceLook } from './modes.ts';
 import { eyesInCrop, judgeFace } from './face-judge.ts';
 import { matchFaceTone, skinTone } from './face-tone.ts';
 import type { Face } from './faces.ts';
 import { clampRect, cropImage, cropMask, pasteImage, resizeImage, resizeMask, type Image, type Mask } from './image.ts';
+import { DEFAULT_FACE_LOOK, type FaceLook } from './modes.ts';
 import { fastCloneBox, seamlessClone } from './poisson.ts';
 import { runGenerator } from './stylize.ts';
 
