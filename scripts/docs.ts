@@ -9,7 +9,7 @@ import { ApplicationCommandType, PermissionFlagsBits } from 'discord.js';
 import { commandDefinitions } from '../src/bots/discord/commands.ts';
 import { REPO_ROOT } from '../src/config.ts';
 import { MODES } from '../src/pipeline/modes.ts';
-import { stylesMarkdownTable } from '../src/styles.ts';
+import { stylesMarkdownTable } from '../src/pipeline/styles.ts';
 
 export const README = path.join(REPO_ROOT, 'README.md');
 

@@ -99,7 +99,7 @@ describe('deploy files', () => {
     const commands = DEPLOY_FILES.flatMap((file) =>
       [...withoutComments(read(file)).matchAll(/\[\s*"node"\s*,\s*"--import"\s*,\s*"tsx"\s*,\s*"([^"]+)"\s*\]/g)].map((m) => m[1]),
     );
-    expect(new Set(commands)).toEqual(new Set(['src/bots/main.ts', 'src/queue/worker-main.ts']));
+    expect(new Set(commands)).toEqual(new Set(['src/app/bot.ts', 'src/app/worker.ts']));
     for (const entry of commands) {
       expect(fs.existsSync(path.join(REPO_ROOT, entry)), entry).toBe(true);
       expect(Object.values(pkg.scripts as Record<string, string>)).toContain(`node --import tsx ${entry}`);
@@ -184,7 +184,7 @@ describe('deploy files', () => {
     expect([...dirs]).toHaveLength(1);
     const [dir] = [...dirs];
     expect(path.isAbsolute(dir)).toBe(true);
-    // not under /app, or the volume would hide the image's models/manifest.json and models/fetch.ts
+    // not under /app, or the volume would hide the image's models/manifest.json
     expect(dir.startsWith('/app/') || dir === '/app').toBe(false);
     const compose = read('deploy/compose.yml');
     const mounts = [...compose.matchAll(/^\s+-\s*models:(\S+?)(?::ro)?\s*$/gm)].map((m) => m[1]);

@@ -3,7 +3,7 @@
  * (no markup), so each bot can send it as is. Style and mode lists come from their registries.
  */
 import { MODES } from '../pipeline/modes.ts';
-import { DEFAULT_STYLE, STYLES } from '../styles.ts';
+import { DEFAULT_STYLE, STYLES } from '../pipeline/styles.ts';
 
 export function stylesText(): string {
   const lines = STYLES.map((s) => `${s.emoji} ${s.label} (${s.id}${s.id === DEFAULT_STYLE ? ', default' : ''}): ${s.description}`);

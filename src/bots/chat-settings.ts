@@ -6,7 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { childLogger } from '../log.ts';
-import { STYLES } from '../styles.ts';
+import { STYLES } from '../pipeline/styles.ts';
 
 export interface ChatSettings {
   style?: string;

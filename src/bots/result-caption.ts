@@ -4,7 +4,7 @@
  */
 import { MODES, otherFaceLook, type FaceLook, type Mode, type UpscaleFactor } from '../pipeline/modes.ts';
 import type { JobResult } from '../queue/types.ts';
-import { getStyle } from '../styles.ts';
+import { getStyle } from '../pipeline/styles.ts';
 
 export function resultCaption(
   options: { style: string; mode: Mode; upscale: UpscaleFactor; faces?: FaceLook; notes: string[] },

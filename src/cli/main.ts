@@ -23,7 +23,7 @@ import {
   parseQuality,
   parseUpscale,
 } from '../pipeline/modes.ts';
-import { DEFAULT_STYLE, STYLES, getStyle } from '../styles.ts';
+import { DEFAULT_STYLE, STYLES, getStyle } from '../pipeline/styles.ts';
 
 export const USAGE = `Usage: animefy <input...> [options]
 

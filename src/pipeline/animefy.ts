@@ -10,7 +10,7 @@
 import type { Config } from '../config.ts';
 import { AnimefyError, throwIfCancelled } from '../errors.ts';
 import { ModelRuntime } from '../models/runtime.ts';
-import { resolveStyle, type ResolvedStyle } from '../styles.ts';
+import { resolveStyle, type ResolvedStyle } from './styles.ts';
 import {
   faceBoxes,
   stylizeFaces,

@@ -9,8 +9,9 @@ import type { MediaFormat } from '../pipeline/media/frames.ts';
 import type { AnimefyResult, ProgressEvent } from '../pipeline/animefy.ts';
 import type { FaceLook, Mode, Quality, UpscaleFactor } from '../pipeline/modes.ts';
 
-export type MediaKind = 'image' | 'gif' | 'video';
-export const MEDIA_KINDS: readonly MediaKind[] = ['image', 'gif', 'video'];
+import type { MediaKind } from '../pipeline/media/sniff.ts';
+
+export { MEDIA_KINDS, type MediaKind } from '../pipeline/media/sniff.ts';
 
 /** Who asked: fairness and per-user caps count jobs by `platform:userId`. */
 export interface Requester {

@@ -6,7 +6,7 @@ import { AnimefyError, formatBytes } from '../errors.ts';
 import { isOutputFormat, OUTPUT_FORMATS } from '../pipeline/encode.ts';
 import { isMediaFormat, MEDIA_FORMATS } from '../pipeline/media/frames.ts';
 import { parseFaceLook, parseMode, parseQuality, parseUpscale } from '../pipeline/modes.ts';
-import { getStyle } from '../styles.ts';
+import { getStyle } from '../pipeline/styles.ts';
 import { MEDIA_KINDS, type JobRequest } from './types.ts';
 
 /** The smallest upload limit a job may ask its result to fit (`JobOptions.maxBytes`). */

@@ -9,7 +9,7 @@ import { childLogger } from '../log.ts';
 import { Animefier } from '../pipeline/animefy.ts';
 import { MediaPipeline } from '../pipeline/media/animate.ts';
 import { sweepStaleTempDirs } from '../pipeline/media/temp.ts';
-import { DEFAULT_STYLE, getStyle, styleModels } from '../styles.ts';
+import { DEFAULT_STYLE, getStyle, styleModels } from '../pipeline/styles.ts';
 import { runTask } from './job-runner.ts';
 import type { ChildMessage, ParentMessage } from './worker-protocol.ts';
 

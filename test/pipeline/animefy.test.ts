@@ -9,7 +9,7 @@ import { decodeImage } from '../../src/pipeline/decode.ts';
 import { detectFaces } from '../../src/pipeline/faces.ts';
 import { MODE_IDS } from '../../src/pipeline/modes.ts';
 import { segmentPerson } from '../../src/pipeline/person-mask.ts';
-import { STYLE_IDS } from '../../src/styles.ts';
+import { STYLE_IDS } from '../../src/pipeline/styles.ts';
 import { fixture, meanAbsDiff, rawRgb, sharedAnimefier, sharedRuntime } from '../helpers/fixtures.ts';
 
 const animefier = sharedAnimefier();

@@ -120,7 +120,7 @@ class WorkerProcess {
   output = '';
 
   constructor(env: Record<string, string>) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', 'src/queue/worker-main.ts'], {
+    this.child = spawn(process.execPath, ['--import', 'tsx', 'src/app/worker.ts'], {
       cwd: REPO_ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -19,7 +19,7 @@ import type { Logger } from 'pino';
 import { AnimefyError, formatBytes, isAnimefyError, userMessage } from '../../errors.ts';
 import { DEFAULT_FACE_LOOK, DEFAULT_MODE, otherFaceLook, parseMode, type Mode } from '../../pipeline/modes.ts';
 import type { JobQueue } from '../../queue/types.ts';
-import { DEFAULT_STYLE, findStyle, getStyle } from '../../styles.ts';
+import { DEFAULT_STYLE, findStyle, getStyle } from '../../pipeline/styles.ts';
 import { aboutText, stylesText } from '../about-text.ts';
 import type { ChatSettingsStore } from '../chat-settings.ts';
 import { RateLimiter } from '../rate-limit.ts';

@@ -16,7 +16,7 @@ import {
   type REST,
 } from 'discord.js';
 import { MODES } from '../../pipeline/modes.ts';
-import { STYLES } from '../../styles.ts';
+import { STYLES } from '../../pipeline/styles.ts';
 
 export const COMMAND_NAMES = {
   animefy: 'animefy',

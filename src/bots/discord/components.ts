@@ -5,7 +5,7 @@
  */
 import { ActionRowBuilder, ButtonBuilder, ButtonStyle, StringSelectMenuBuilder } from 'discord.js';
 import { FACE_LOOKS, type FaceLook } from '../../pipeline/modes.ts';
-import { STYLES } from '../../styles.ts';
+import { STYLES } from '../../pipeline/styles.ts';
 
 export type ComponentAction =
   | { kind: 'again'; ref: string }

@@ -10,7 +10,7 @@ import { autoRetry } from '@grammyjs/auto-retry';
 import { AnimefyError, userMessage } from '../../errors.ts';
 import { DEFAULT_FACE_LOOK, DEFAULT_MODE, otherFaceLook, type FaceLook, type Mode, type UpscaleFactor } from '../../pipeline/modes.ts';
 import type { JobQueue } from '../../queue/types.ts';
-import { getStyle, STYLES } from '../../styles.ts';
+import { getStyle, STYLES } from '../../pipeline/styles.ts';
 import type { ChatSettingsStore } from '../chat-settings.ts';
 import { RateLimiter } from '../rate-limit.ts';
 import { ReferenceStore } from '../references.ts';

@@ -4,7 +4,7 @@
  */
 import { InlineKeyboard } from 'grammy';
 import { FACE_LOOKS, type FaceLook } from '../../pipeline/modes.ts';
-import { STYLES } from '../../styles.ts';
+import { STYLES } from '../../pipeline/styles.ts';
 
 export const CALLBACK_DATA_MAX_BYTES = 64;
 

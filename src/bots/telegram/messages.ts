@@ -3,7 +3,7 @@
  * holds the Telegram-specific help.
  */
 import { aboutText, modesText, stylesText } from '../about-text.ts';
-import { getStyle } from '../../styles.ts';
+import { getStyle } from '../../pipeline/styles.ts';
 import { formatBytes } from '../../errors.ts';
 
 export const COMMANDS = [

@@ -5,7 +5,7 @@
  */
 import type { MessageEntity } from 'grammy/types';
 import { MODE_IDS, type FaceLook, type Mode, type UpscaleFactor } from '../../pipeline/modes.ts';
-import { STYLES } from '../../styles.ts';
+import { STYLES } from '../../pipeline/styles.ts';
 
 export interface ParsedCommand {
   /** Lower-case command name without the slash. */

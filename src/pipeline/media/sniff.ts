@@ -6,8 +6,11 @@
  * A GIF with a single frame and a still WebP are photos; an animated WebP goes with GIFs. AVIF and
  * HEIC share MP4's container (ISO-BMFF) and are told apart by their `ftyp` brands.
  */
-import type { MediaKind } from '../../queue/types.ts';
 import { isAnimatedWebp, isGif, readGifTiming } from './animation-timing.ts';
+
+/** The three kinds of input the pipeline routes between (a picture, a GIF or animated WebP, a video). */
+export type MediaKind = 'image' | 'gif' | 'video';
+export const MEDIA_KINDS: readonly MediaKind[] = ['image', 'gif', 'video'];
 
 /** ftyp brands of still (or sequence) images in an ISO-BMFF container: AVIF and HEIF/HEIC. */
 const IMAGE_BRANDS = new Set(['avif', 'avis', 'heic', 'heix', 'mif1', 'msf1']);

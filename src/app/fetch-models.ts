@@ -7,8 +7,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { getConfig, REPO_ROOT } from '../src/config.ts';
-import { ensureModels, removeTempFilesSync, type ModelReport } from '../src/models/fetch.ts';
+import { getConfig, REPO_ROOT } from '../config.ts';
+import { ensureModels, removeTempFilesSync, type ModelReport } from '../models/fetch.ts';
 
 function shortPath(p: string): string {
   const rel = path.relative(process.cwd(), p);

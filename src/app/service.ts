@@ -6,8 +6,8 @@ import type { Config } from '../config.ts';
 import { childLogger } from '../log.ts';
 import { createMetrics, type Metrics } from '../metrics/metrics.ts';
 import { startMetricsServer, type MetricsServer } from '../metrics/server.ts';
-import { createQueue } from './index.ts';
-import type { JobQueue } from './types.ts';
+import { createQueue } from '../queue/index.ts';
+import type { JobQueue } from '../queue/types.ts';
 
 export interface QueueService {
   queue: JobQueue;

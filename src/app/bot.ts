@@ -6,10 +6,10 @@
  */
 import { ConfigError, getConfig, type Config } from '../config.ts';
 import { childLogger } from '../log.ts';
-import { startQueueService, type QueueService } from '../queue/service.ts';
-import { ChatSettingsStore } from './chat-settings.ts';
-import { discordCredentials, startDiscordBot, type RunningDiscordBot } from './discord/start.ts';
-import { startTelegramBot, type RunningTelegramBot } from './telegram/start.ts';
+import { startQueueService, type QueueService } from './service.ts';
+import { ChatSettingsStore } from '../bots/chat-settings.ts';
+import { discordCredentials, startDiscordBot, type RunningDiscordBot } from '../bots/discord/start.ts';
+import { startTelegramBot, type RunningTelegramBot } from '../bots/telegram/start.ts';
 
 export interface RunningBots {
   service: QueueService;
@@ -128,6 +128,6 @@ async function main(): Promise<void> {
   process.on('SIGINT', onSignal);
 }
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('src/bots/main.ts')) {
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('src/app/bot.ts')) {
   void main();
 }

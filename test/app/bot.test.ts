@@ -8,10 +8,10 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBots } from '../../src/bots/main.ts';
+import { startBots } from '../../src/app/bot.ts';
 import { parseConfig, REPO_ROOT } from '../../src/config.ts';
-import { FakeDiscord } from './discord/fake-discord.ts';
-import { FakeTelegram, type FakeChat, type FakeUser } from './telegram/fake-telegram.ts';
+import { FakeDiscord } from '../bots/discord/fake-discord.ts';
+import { FakeTelegram, type FakeChat, type FakeUser } from '../bots/telegram/fake-telegram.ts';
 
 const alice: FakeUser = { id: 1001, first_name: 'Alice' };
 const dm: FakeChat = { id: 1001, type: 'private', first_name: 'Alice' };
@@ -36,11 +36,11 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 /**
- * `npm start`, or the command behind it (`node --import tsx src/bots/main.ts`, what the Docker image
+ * `npm start`, or the command behind it (`node --import tsx src/app/bot.ts`, what the Docker image
  * runs): npm itself exits at once on SIGTERM without passing it on, so signal tests use the latter.
  */
 function npmStart(env: NodeJS.ProcessEnv, options: { direct?: boolean } = {}): { child: ChildProcess; output: () => string; exit: Promise<number | null> } {
-  const [command, args] = options.direct ? [process.execPath, ['--import', 'tsx', 'src/bots/main.ts']] : ['npm', ['start', '--silent']];
+  const [command, args] = options.direct ? [process.execPath, ['--import', 'tsx', 'src/app/bot.ts']] : ['npm', ['start', '--silent']];
   const child = spawn(command, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));

@@ -7,9 +7,9 @@
  * "approximation". When a trained generator is dropped in as `models/<id>.onnx` with a manifest entry
  * of the same id (AnimeGAN I/O), `resolveStyle` uses it instead, for the scene and the faces.
  */
-import { AnimefyError } from './errors.ts';
-import type { ColourTransfer } from './pipeline/color.ts';
-import type { GradeSpec } from './pipeline/grade.ts';
+import { AnimefyError } from '../errors.ts';
+import type { ColourTransfer } from './color.ts';
+import type { GradeSpec } from './grade.ts';
 
 export interface StyleDefinition {
   id: string;

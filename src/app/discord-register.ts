@@ -4,10 +4,10 @@
  * registers them in one server instead of globally.
  */
 import { DiscordAPIError } from 'discord.js';
-import { ConfigError, getConfig } from '../../config.ts';
-import { registerCommands } from './commands.ts';
-import { describeDiscordError } from './reply.ts';
-import { discordCredentials, discordRest } from './start.ts';
+import { ConfigError, getConfig } from '../config.ts';
+import { registerCommands } from '../bots/discord/commands.ts';
+import { describeDiscordError } from '../bots/discord/reply.ts';
+import { discordCredentials, discordRest } from '../bots/discord/start.ts';
 
 async function main(): Promise<void> {
   try {
