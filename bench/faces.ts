@@ -9,7 +9,8 @@
  */
 import sharp from 'sharp';
 import { getConfig } from '../src/config.ts';
-import { Animefier, type AnimefyRequest } from '../src/pipeline/animefy.ts';
+import { ImagePipeline } from '../src/pipeline/image-pipeline.ts';
+import type { AnimefyRequest } from '../src/pipeline/types.ts';
 import { checkFaces, decodeRgb, DERIVED_GROUPS, faceToNeckDeltaE } from '../test/helpers/face-metrics.ts';
 import { fixture } from '../test/helpers/fixtures.ts';
 import { median, printTable, round1, type BenchSection } from './report.ts';
@@ -26,7 +27,7 @@ const GROUPS: { name: string; input: () => Promise<Buffer> }[] = [
 const PORTRAITS = ['portrait_frontal_2.jpg', 'portrait_glasses_1.jpg', 'portrait_facepaint_1.jpg', 'fullbody_grass_dog.jpg', 'portrait_frontal_1.jpg'];
 
 export async function benchFaces(options: { runs: number; quick: boolean; filter?: string }): Promise<BenchSection> {
-  const animefier = Animefier.fromConfig(getConfig());
+  const animefier = ImagePipeline.fromConfig(getConfig());
   const request: AnimefyRequest = { style: 'hayao', mode: 'full', upscale: 1, quality: 'fast', format: 'png' };
   const groups: Record<string, unknown>[] = [];
   const portraits: Record<string, unknown>[] = [];

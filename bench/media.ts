@@ -11,9 +11,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { getConfig } from '../src/config.ts';
-import { Animefier } from '../src/pipeline/animefy.ts';
-import { MediaPipeline, type MediaRequest } from '../src/pipeline/media/animate.ts';
+import { ImagePipeline } from '../src/pipeline/image-pipeline.ts';
 import type { MediaFormat } from '../src/pipeline/media/frames.ts';
+import { MediaPipeline, type MediaRequest } from '../src/pipeline/media/media-pipeline.ts';
 import { median, printTable, type BenchSection } from './report.ts';
 
 interface Case {
@@ -39,7 +39,7 @@ const CASES: Case[] = [
 
 export async function benchMedia(options: { runs: number; quick: boolean; filter?: string }): Promise<BenchSection> {
   const config = getConfig();
-  const animefier = Animefier.fromConfig(config);
+  const animefier = ImagePipeline.fromConfig(config);
   const defaults = MediaPipeline.fromConfig(config, animefier);
   const filtered = options.filter ? CASES.filter((c) => c.name.includes(options.filter!)) : CASES;
   const cases = options.quick ? filtered.slice(0, 1) : filtered;

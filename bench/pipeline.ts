@@ -10,8 +10,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { getConfig } from '../src/config.ts';
-import { Animefier, type AnimefyRequest } from '../src/pipeline/animefy.ts';
+import { ImagePipeline } from '../src/pipeline/image-pipeline.ts';
 import type { Mode, UpscaleFactor } from '../src/pipeline/modes.ts';
+import type { AnimefyRequest } from '../src/pipeline/types.ts';
 import { median, printTable, type BenchSection } from './report.ts';
 
 interface Case {
@@ -42,7 +43,7 @@ const CASES: Case[] = [
 
 export async function benchPipeline(options: { runs: number; quick: boolean; filter?: string }): Promise<BenchSection> {
   const config = getConfig();
-  const animefier = Animefier.fromConfig(config);
+  const animefier = ImagePipeline.fromConfig(config);
   const runtime = animefier.runtime;
   const rows: Record<string, unknown>[] = [];
   const filtered = options.filter ? CASES.filter((c) => c.name.includes(options.filter!)) : CASES;

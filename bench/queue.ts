@@ -14,10 +14,10 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Queue } from 'bullmq';
 import sharp from 'sharp';
 import { getConfig, parseConfig, type Config } from '../src/config.ts';
-import { Animefier } from '../src/pipeline/animefy.ts';
+import { ImagePipeline } from '../src/pipeline/image-pipeline.ts';
 import { EmbeddedQueue } from '../src/queue/embedded.ts';
-import { RedisQueue } from '../src/queue/redis.ts';
-import { RedisWorker } from '../src/queue/redis-worker.ts';
+import { RedisQueue } from '../src/queue/redis/queue.ts';
+import { RedisWorker } from '../src/queue/redis/worker.ts';
 import type { JobHandle, JobQueue, JobRequest } from '../src/queue/types.ts';
 import { processMemory, WorkerPool } from '../src/queue/worker-pool.ts';
 import { median, percentile, printTable, type BenchSection } from './report.ts';
@@ -191,7 +191,7 @@ function request(input: Buffer, user: string): JobRequest {
 
 /** The event-loop delay a bot would see if it ran the pipeline itself. */
 async function inProcessLoopDelay(config: ReturnType<typeof getConfig>, input: Buffer, runs: number): Promise<number> {
-  const animefier = Animefier.fromConfig(config);
+  const animefier = ImagePipeline.fromConfig(config);
   const request = { style: 'hayao', mode: 'full', upscale: 1, quality: 'fast', format: 'jpeg' } as const;
   await animefier.animefy(input, request);
   const loop = monitorEventLoopDelay({ resolution: 5 });

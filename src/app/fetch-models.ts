@@ -8,7 +8,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { getConfig, REPO_ROOT } from '../config.ts';
-import { ensureModels, removeTempFilesSync, type ModelReport } from '../models/fetch.ts';
+import { ensureModels, type ModelReport } from '../models/ensure.ts';
+import { removeTempFilesSync } from '../models/write.ts';
 
 function shortPath(p: string): string {
   const rel = path.relative(process.cwd(), p);

@@ -11,8 +11,8 @@ import { ConfigError, getConfig, type Config } from '../config.ts';
 import { childLogger } from '../log.ts';
 import type { MetricsServer } from '../metrics/server.ts';
 import type { QueueObserver } from '../queue/observer.ts';
-import { redactRedisUrl } from '../queue/redis.ts';
-import { RedisWorker } from '../queue/redis-worker.ts';
+import { redactRedisUrl } from '../queue/redis/protocol.ts';
+import { RedisWorker } from '../queue/redis/worker.ts';
 
 /** Inside a typical 30 s container stop timeout, with time left to close connections. */
 const SHUTDOWN_GRACE_MS = 25_000;

@@ -2,7 +2,7 @@
  * What a job's progress looks like in a chat, for both bots: the place in line, then the stage in
  * plain words with a percentage and a small bar. Platform formatting stays out (plain text).
  */
-import type { ProgressEvent, Stage } from '../pipeline/animefy.ts';
+import type { ProgressEvent, Stage } from '../pipeline/progress.ts';
 
 export const STAGE_LABELS: Record<Stage, string> = {
   decode: '📥 Reading your file',

@@ -8,11 +8,11 @@ import { parseArgs } from 'node:util';
 import { ConfigError, getConfig } from '../config.ts';
 import { isAnimefyError, userMessage } from '../errors.ts';
 import { getLogger, setLogLevel } from '../log.ts';
-import { Animefier, type AnimefyRequest, type AnimefyResult, type ProgressEvent } from '../pipeline/animefy.ts';
-import { FORMAT_EXTENSIONS, formatFromPath, type OutputFormat } from '../pipeline/encode.ts';
-import { MediaPipeline, type MediaDetails, type MediaResult } from '../pipeline/media/animate.ts';
-import { isMediaFormat, MEDIA_EXTENSIONS, type MediaFormat } from '../pipeline/media/frames.ts';
-import { detectMediaKind } from '../pipeline/media/sniff.ts';
+import { animefyAny, type AnyFormat, type AnyResult, type Pipelines } from '../pipeline/animefy-any.ts';
+import { FORMAT_EXTENSIONS, formatFromPath, isOutputFormat } from '../pipeline/encode.ts';
+import { ImagePipeline } from '../pipeline/image-pipeline.ts';
+import { isMediaFormat, MEDIA_EXTENSIONS } from '../pipeline/media/frames.ts';
+import { MediaPipeline } from '../pipeline/media/media-pipeline.ts';
 import {
   DEFAULT_FACE_LOOK,
   DEFAULT_MODE,
@@ -23,7 +23,9 @@ import {
   parseQuality,
   parseUpscale,
 } from '../pipeline/modes.ts';
+import type { ProgressEvent } from '../pipeline/progress.ts';
 import { DEFAULT_STYLE, STYLES, getStyle } from '../pipeline/styles.ts';
+import type { AnimefyRequest } from '../pipeline/types.ts';
 
 export const USAGE = `Usage: animefy <input...> [options]
 
@@ -106,52 +108,57 @@ function parseCli(argv: string[]): CliOptions | 'help' | 'list-styles' {
   };
 }
 
-export function listStyles(animefier?: Animefier): string {
+export function listStyles(image?: ImagePipeline): string {
   const rows = STYLES.map((s) => {
-    const resolved = animefier?.style(s.id);
+    const resolved = image?.style(s.id);
     const tag = resolved?.trained ? ' [trained model installed]' : '';
     return `  ${s.emoji}  ${s.id.padEnd(12)} ${(resolved?.description ?? s.description) + tag}`;
   });
   return `Styles (default: ${DEFAULT_STYLE}):\n${rows.join('\n')}`;
 }
 
-/** Where one input's result goes, and in which format. */
-export async function outputPathFor(
-  input: string,
-  style: string,
-  mode: string,
-  out: string | undefined,
-  many: boolean,
-): Promise<{ file: string; format: OutputFormat }> {
-  const inputFormat = formatFromPath(input);
-  const defaultFormat: OutputFormat = mode === 'face' ? 'png' : (inputFormat ?? 'png');
-  const name = `${path.basename(input, path.extname(input))}.${style}${mode === DEFAULT_MODE ? '' : `.${mode}`}`;
-  if (out && !many) {
-    const format = formatFromPath(out);
-    const isDir = await fs.stat(out).then((s) => s.isDirectory(), () => false);
-    if (format && !isDir) return { file: out, format };
-  }
-  const dir = out ?? '.';
-  return { file: path.join(dir, name + FORMAT_EXTENSIONS[defaultFormat]), format: defaultFormat };
+/** The file --out names and the format its extension asks for: only for one input, and not a directory. */
+async function outFile(out: string | undefined, many: boolean): Promise<{ file: string; format: AnyFormat } | undefined> {
+  if (!out || many) return undefined;
+  const ext = path.extname(out).slice(1).toLowerCase();
+  const format = formatFromPath(out) ?? (isMediaFormat(ext) ? ext : undefined);
+  const isDir = await fs.stat(out).then((s) => s.isDirectory(), () => false);
+  return format && !isDir ? { file: out, format } : undefined;
 }
 
-/** Where a GIF's or video's result goes: the --out file when it names .gif/.mp4/.webm, else GIF for a GIF, MP4 for a video. */
-export async function mediaOutputPathFor(
+/**
+ * The formats to ask for, by preference: the one --out names; else a picture keeps its file's format
+ * (PNG when that is none we write, and for a face mode avatar). A GIF or video whose --out names no
+ * clip format gets the pipeline's default: GIF for a GIF, MP4 for a video.
+ */
+function wantedFormats(input: string, mode: string, out: { format: AnyFormat } | undefined): (AnyFormat | undefined)[] {
+  return [out?.format, mode === 'face' ? 'png' : (formatFromPath(input) ?? 'png')];
+}
+
+/**
+ * Where one input's result goes: the --out file when it asked for the result's format, else
+ * `<input name>.<style>[.<mode>]<ext>` in the --out directory (default: the current one).
+ */
+export function outputPathFor(
   input: string,
-  kind: 'gif' | 'video',
   style: string,
   mode: string,
+  format: AnyFormat,
   out: string | undefined,
-  many: boolean,
-): Promise<{ file: string; format: MediaFormat }> {
+  target: { file: string; format: AnyFormat } | undefined,
+): string {
+  if (target?.format === format) return target.file;
   const name = `${path.basename(input, path.extname(input))}.${style}${mode === DEFAULT_MODE ? '' : `.${mode}`}`;
-  if (out && !many) {
-    const ext = path.extname(out).slice(1).toLowerCase();
-    const isDir = await fs.stat(out).then((s) => s.isDirectory(), () => false);
-    if (isMediaFormat(ext) && !isDir) return { file: out, format: ext };
-  }
-  const format: MediaFormat = kind === 'gif' ? 'gif' : 'mp4';
-  return { file: path.join(out ?? '.', name + MEDIA_EXTENSIONS[format]), format };
+  const ext = isOutputFormat(format) ? FORMAT_EXTENSIONS[format] : MEDIA_EXTENSIONS[format];
+  return path.join(out ?? '.', name + ext);
+}
+
+/** What the progress line says about a finished result: frames for a clip, faces for a picture. */
+function summary(result: AnyResult): string {
+  const m = result.media;
+  if (m) return `${m.frames} frames at ${m.fps} fps${m.hasAudio ? ', with sound' : ''}, flicker ${m.flicker ?? '–'}`;
+  const anime = result.faceBoxes.filter((f) => f.renderer === 'face-model').length;
+  return `${result.faces} face${result.faces === 1 ? '' : 's'}${result.faces > 0 ? ` (${anime} by the face model)` : ''}`;
 }
 
 class ProgressLine {
@@ -197,11 +204,11 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (!process.env.LOG_LEVEL) setLogLevel('warn');
-  const animefier = Animefier.fromConfig(config);
-  const media = MediaPipeline.fromConfig(config, animefier);
+  const image = ImagePipeline.fromConfig(config);
+  const pipelines: Pipelines = { image, media: MediaPipeline.fromConfig(config, image) };
 
   if (options === 'list-styles') {
-    process.stdout.write(`${listStyles(animefier)}\n`);
+    process.stdout.write(`${listStyles(image)}\n`);
     return 0;
   }
 
@@ -213,26 +220,17 @@ export async function main(argv: string[]): Promise<number> {
       const line = new ProgressLine(`[${index + 1}/${options.inputs.length}] ${path.basename(input)}`);
       try {
         const bytes = await readInput(input);
-        const kind = detectMediaKind(bytes);
-        const onProgress = (e: ProgressEvent) => line.update(e);
-        let output: { file: string; result: AnimefyResult | MediaResult; summary: string; media?: MediaDetails };
-        if (kind === 'gif' || kind === 'video') {
-          const target = await mediaOutputPathFor(input, kind, options.style, options.request.mode, options.out, many);
-          const result = await media.animefy(bytes, { ...options.request, style: options.style, format: target.format, onProgress });
-          const m = result.media;
-          const summary = `${m.frames} frames at ${m.fps} fps${m.hasAudio ? ', with sound' : ''}, flicker ${m.flicker ?? '–'}`;
-          output = { file: target.file, result, summary, media: m };
-        } else {
-          const target = await outputPathFor(input, options.style, options.request.mode, options.out, many);
-          const result = await animefier.animefy(bytes, { ...options.request, style: options.style, format: target.format, onProgress });
-          const anime = result.faceBoxes.filter((f) => f.renderer === 'face-model').length;
-          const faces = `${result.faces} face${result.faces === 1 ? '' : 's'}${result.faces > 0 ? ` (${anime} by the face model)` : ''}`;
-          output = { file: target.file, result, summary: faces };
-        }
-        const { file, result } = output;
+        const target = await outFile(options.out, many);
+        const result = await animefyAny(pipelines, bytes, {
+          ...options.request,
+          style: options.style,
+          format: wantedFormats(input, options.request.mode, target),
+          onProgress: (e) => line.update(e),
+        });
+        const file = outputPathFor(input, options.style, options.request.mode, result.format, options.out, target);
         await fs.mkdir(path.dirname(file), { recursive: true });
         await fs.writeFile(file, result.data);
-        line.done(`→ ${file} (${result.width}x${result.height}, ${output.summary}, ${(result.timings.total / 1000).toFixed(1)} s)`);
+        line.done(`→ ${file} (${result.width}x${result.height}, ${summary(result)}, ${(result.timings.total / 1000).toFixed(1)} s)`);
         for (const note of result.notes) process.stderr.write(`  note: ${note}\n`);
         if (options.json) {
           process.stdout.write(
@@ -245,7 +243,7 @@ export async function main(argv: string[]): Promise<number> {
               mode: result.mode,
               faces: result.faces,
               faceBoxes: result.faceBoxes,
-              ...(output.media ? { media: output.media } : {}),
+              ...(result.media ? { media: result.media } : {}),
               timings: result.timings,
             })}\n`,
           );
@@ -260,7 +258,7 @@ export async function main(argv: string[]): Promise<number> {
       }
     }
   } finally {
-    await animefier.dispose();
+    await image.dispose();
   }
   return failures > 0 ? 1 : 0;
 }

@@ -10,8 +10,8 @@ import * as ort from 'onnxruntime-node';
 import type { Config } from '../config.ts';
 import { childLogger } from '../log.ts';
 import { decodeFloat16, encodeFloat16 } from './fp16.ts';
-import { verifyModelFile } from './fetch.ts';
 import { loadManifest, type Manifest, type ModelEntry } from './manifest.ts';
+import { verifyModelFile } from './verify.ts';
 
 export type ExecutionProvider = Config['ANIMEFY_EXECUTION_PROVIDERS'][number];
 

@@ -21,6 +21,17 @@ export function parseMode(value: string): Mode {
   return found;
 }
 
+/**
+ * The mode for a GIF or video: any but `face`, which makes an avatar from one photo. The one place
+ * that refuses face mode on a clip.
+ */
+export function clipMode(mode: Mode): Exclude<Mode, 'face'> {
+  if (mode === 'face') {
+    throw new AnimefyError('BAD_OPTION', { detail: 'Face mode works on photos. For GIFs and videos use full, person or background.' });
+  }
+  return mode;
+}
+
 export const UPSCALE_FACTORS = [1, 2, 4] as const;
 export type UpscaleFactor = (typeof UPSCALE_FACTORS)[number];
 

@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { AnimefyError } from '../errors.ts';
 import { childLogger } from '../log.ts';
-import type { ProgressEvent } from '../pipeline/animefy.ts';
+import type { ProgressEvent } from '../pipeline/progress.ts';
 import type { JobEvents, JobHandle, JobResult, JobState } from './types.ts';
 
 export class QueueJobHandle extends EventEmitter<JobEvents> implements JobHandle {

@@ -9,7 +9,7 @@ import type { JobQueue } from './types.ts';
 
 export async function createQueue(config: Config, observer?: QueueObserver): Promise<JobQueue> {
   if (config.ANIMEFY_REDIS_URL) {
-    const { RedisQueue } = await import('./redis.ts');
+    const { RedisQueue } = await import('./redis/queue.ts');
     return RedisQueue.connect(config, observer);
   }
   return EmbeddedQueue.fromConfig(config, observer);

@@ -4,10 +4,11 @@
  */
 import type { AnimefyError } from '../errors.ts';
 import type { OutputFormat } from '../pipeline/encode.ts';
-import type { MediaDetails } from '../pipeline/media/animate.ts';
 import type { MediaFormat } from '../pipeline/media/frames.ts';
-import type { AnimefyResult, ProgressEvent } from '../pipeline/animefy.ts';
+import type { MediaDetails } from '../pipeline/media/media-pipeline.ts';
 import type { FaceLook, Mode, Quality, UpscaleFactor } from '../pipeline/modes.ts';
+import type { ProgressEvent } from '../pipeline/progress.ts';
+import type { AnimefyResult } from '../pipeline/types.ts';
 
 import type { MediaKind } from '../pipeline/media/sniff.ts';
 

@@ -5,7 +5,7 @@
 import { AnimefyError, formatBytes } from '../errors.ts';
 import { isOutputFormat, OUTPUT_FORMATS } from '../pipeline/encode.ts';
 import { isMediaFormat, MEDIA_FORMATS } from '../pipeline/media/frames.ts';
-import { parseFaceLook, parseMode, parseQuality, parseUpscale } from '../pipeline/modes.ts';
+import { clipMode, parseFaceLook, parseMode, parseQuality, parseUpscale } from '../pipeline/modes.ts';
 import { getStyle } from '../pipeline/styles.ts';
 import { MEDIA_KINDS, type JobRequest } from './types.ts';
 
@@ -35,9 +35,7 @@ export function validateRequest(request: JobRequest, limits: SubmitLimits): void
       detail: `The upload limit (maxBytes) must be a whole number of bytes, at least ${formatBytes(MIN_RESULT_BYTES)}.`,
     });
   }
-  if (options.mode === 'face' && kind !== 'image') {
-    throw new AnimefyError('BAD_OPTION', { detail: 'Face mode works on photos. For GIFs and videos use full, person or background.' });
-  }
+  if (kind !== 'image') clipMode(options.mode);
   if (request.priority !== undefined && !Number.isFinite(request.priority)) {
     throw new AnimefyError('BAD_OPTION', { detail: 'Priority must be a number.' });
   }

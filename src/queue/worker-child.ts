@@ -6,8 +6,8 @@
 import { AnimefyError, isAnimefyError } from '../errors.ts';
 import { getConfig } from '../config.ts';
 import { childLogger } from '../log.ts';
-import { Animefier } from '../pipeline/animefy.ts';
-import { MediaPipeline } from '../pipeline/media/animate.ts';
+import { ImagePipeline } from '../pipeline/image-pipeline.ts';
+import { MediaPipeline } from '../pipeline/media/media-pipeline.ts';
 import { sweepStaleTempDirs } from '../pipeline/media/temp.ts';
 import { DEFAULT_STYLE, getStyle, styleModels } from '../pipeline/styles.ts';
 import { runTask } from './job-runner.ts';
@@ -21,7 +21,7 @@ if (!process.send) {
 }
 
 const config = getConfig();
-const animefier = Animefier.fromConfig(config);
+const animefier = ImagePipeline.fromConfig(config);
 const media = MediaPipeline.fromConfig(config, animefier);
 const running = new Map<string, AbortController>();
 
@@ -34,7 +34,7 @@ async function run(message: Extract<ParentMessage, { type: 'run' }>): Promise<vo
   const controller = new AbortController();
   running.set(task.id, controller);
   try {
-    const result = await runTask({ animefier, media }, { ...task, input: Buffer.from(task.input.buffer, task.input.byteOffset, task.input.byteLength) }, {
+    const result = await runTask({ image: animefier, media }, { ...task, input: Buffer.from(task.input.buffer, task.input.byteOffset, task.input.byteLength) }, {
       signal: controller.signal,
       onProgress: (event) => send({ type: 'progress', id: task.id, event }),
     });

@@ -15,7 +15,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Config } from '../config.ts';
 import { AnimefyError, throwIfCancelled } from '../errors.ts';
 import { childLogger } from '../log.ts';
-import type { ProgressEvent } from '../pipeline/animefy.ts';
+import type { ProgressEvent } from '../pipeline/progress.ts';
 import { NO_OBSERVER, type QueueObserver, type WorkerRestartReason } from './observer.ts';
 import type { JobResult, MediaKind, WorkerTask } from './types.ts';
 import type { ChildMessage, ParentMessage } from './worker-protocol.ts';

@@ -1,6 +1,6 @@
 /** Messages between WorkerPool and its worker processes (IPC with structured clone). */
 import type { SerializedError } from '../errors.ts';
-import type { ProgressEvent } from '../pipeline/animefy.ts';
+import type { ProgressEvent } from '../pipeline/progress.ts';
 import type { JobResult, WorkerTask } from './types.ts';
 
 export type ParentMessage =

@@ -7,7 +7,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { getConfig } from '../../src/config.ts';
 import { ModelRuntime } from '../../src/models/runtime.ts';
-import { Animefier } from '../../src/pipeline/animefy.ts';
+import { ImagePipeline } from '../../src/pipeline/image-pipeline.ts';
 import type { Image } from '../../src/pipeline/image.ts';
 
 export const config = getConfig();
@@ -26,7 +26,7 @@ export function fixture(name: string): Buffer {
 }
 
 let runtime: ModelRuntime | undefined;
-let animefier: Animefier | undefined;
+let animefier: ImagePipeline | undefined;
 
 /** One runtime per test file (sessions load once). */
 export function sharedRuntime(): ModelRuntime {
@@ -34,8 +34,8 @@ export function sharedRuntime(): ModelRuntime {
   return runtime;
 }
 
-export function sharedAnimefier(): Animefier {
-  animefier ??= Animefier.fromConfig(config);
+export function sharedAnimefier(): ImagePipeline {
+  animefier ??= ImagePipeline.fromConfig(config);
   return animefier;
 }
 

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { AnimefyError } from '../../src/errors.ts';
 import { loadManifest } from '../../src/models/manifest.ts';
 import { ModelRuntime } from '../../src/models/runtime.ts';
-import { Animefier, settingsFromConfig } from '../../src/pipeline/animefy.ts';
+import { ImagePipeline, settingsFromConfig } from '../../src/pipeline/image-pipeline.ts';
 import { config, fixture, meanAbsDiff, rawRgb } from '../helpers/fixtures.ts';
 
 const temps: string[] = [];
@@ -86,13 +86,13 @@ describe('model runtime', () => {
       }),
     );
     const runtime = new ModelRuntime({ modelsDir: dir, verify: false });
-    const animefier = new Animefier(runtime, settingsFromConfig(config));
+    const animefier = new ImagePipeline(runtime, settingsFromConfig(config));
     expect(animefier.style('genshin').trained).toBe(true);
     expect(animefier.style('shinchan').trained).toBe(false);
     const request = { style: 'genshin', mode: 'full', upscale: 1, quality: 'fast', format: 'png' } as const;
     const trained = await rawRgb((await animefier.animefy(fixture('portrait_frontal_1.jpg'), request)).data);
     await animefier.dispose();
-    const recipe = new Animefier(ModelRuntime.fromConfig(config), settingsFromConfig(config));
+    const recipe = new ImagePipeline(ModelRuntime.fromConfig(config), settingsFromConfig(config));
     const recipeOut = await rawRgb((await recipe.animefy(fixture('portrait_frontal_1.jpg'), request)).data);
     await recipe.dispose();
     const photo = await rawRgb(fixture('portrait_frontal_1.jpg'));

@@ -18,7 +18,7 @@
  * `FlickerMeter` measures the result: the mean absolute difference between consecutive output frames
  * divided by the same for the input frames (1 = the output changes exactly as much as the input).
  */
-import type { FaceRenderer, FaceRendererMemory } from '../blend-faces.ts';
+import type { FaceRenderer, FaceRendererMemory } from '../stylize-faces.ts';
 import { intersectionOverUnion, type Face } from '../faces.ts';
 import { boxBlur } from '../filters.ts';
 import { luma, resizeImage, type Image, type Mask } from '../image.ts';

@@ -2,9 +2,10 @@
  * GIF and video through the picture pipeline, frame by frame:
  *
  *   sniff + limits → probe (ffprobe) → decode (ffmpeg, raw RGB over a pipe, streamed)
- *     → per frame: faces (tracked, smoothed) → person mask (smoothed) → Animefier.stylizeFrame
+ *     → per frame: faces (tracked, smoothed) → person mask (smoothed) → ImagePipeline.stylizeFrame
  *       → temporal blend → encode (ffmpeg: H.264/VP9 + the original audio, or GIF with one palette)
  *
+ * Opening a clip (probe, limits, decoder) is source.ts; frame-rate and delay maths, timing.ts.
  * Frames are stylized at most ANIMEFY_VIDEO_WORKING_SIZE on the long side, at the source frame rate
  * (capped at ANIMEFY_MAX_VIDEO_FPS); MP4/WebM keep the source duration and its audio, GIF keeps every
  * frame's delay and the loop count. Only a few frames are in memory at a time (the face smoothing
@@ -13,30 +14,29 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable, Writable } from 'node:stream';
-import sharp, { type OutputInfo } from 'sharp';
+import type { Writable } from 'node:stream';
 import type { Config } from '../../config.ts';
 import { AnimefyError, isAnimefyError, throwIfCancelled } from '../../errors.ts';
-import type { Animefier, AnimefyResult, ProgressEvent } from '../animefy.ts';
-import { faceBoxes, type FaceRenderer } from '../blend-faces.ts';
 import { detectFaces, type Face } from '../faces.ts';
+import type { ImagePipeline } from '../image-pipeline.ts';
 import { imageFromBytes, imageToBytes } from '../image.ts';
-import type { FaceLook, Mode, Quality, UpscaleFactor } from '../modes.ts';
+import { clipMode, type FaceLook, type Mode, type Quality, type UpscaleFactor } from '../modes.ts';
 import { segmentPerson } from '../person-mask.ts';
-import { isGif, readGifTiming, readWebpTiming, writeGifTiming, type AnimationTiming } from './animation-timing.ts';
-import { FfmpegError, hasDecoder, resolveFfmpegPaths, runFfmpeg, spawnFfmpeg, type FfmpegPaths, type FfmpegProcess } from './ffmpeg.ts';
-import { decodeArgs, encodeArgs, flattenOnWhite, FrameWriter, MEDIA_MIME, readRawFrames, type MediaFormat } from './frames.ts';
-import { probeMedia, type AudioInfo, type MediaInfo } from './probe.ts';
+import type { ProgressEvent } from '../progress.ts';
+import { faceBoxes, type FaceRenderer } from '../stylize-faces.ts';
+import type { AnimefyResult } from '../types.ts';
+import { isGif, readGifTiming, readWebpTiming, writeGifTiming } from './animation-timing.ts';
+import { FfmpegError, resolveFfmpegPaths, spawnFfmpeg } from './ffmpeg.ts';
+import { encodeArgs, FrameWriter, MEDIA_MIME, type MediaFormat } from './frames.ts';
 import { detectMediaKind } from './sniff.ts';
+import { checkFrameCount, openWebp, openWithFfmpeg, type FrameSource, type SourceSettings } from './source.ts';
 import { withTempDir } from './temp.ts';
 import { FACE_WINDOW, FaceCropCache, FaceTrackRenderers, FaceTracker, FlickerMeter, MaskSmoother, TemporalBlender } from './temporal.ts';
+import { displayDelays, encoderTiming, sum } from './timing.ts';
 
-export interface MediaSettings {
-  maxSeconds: number;
+/** Limits, sizes and rates of the frame sources (source.ts), and the frame loop's own settings. */
+export interface MediaSettings extends SourceSettings {
   maxGifFrames: number;
-  maxPixels: number;
-  workingSize: number;
-  maxFps: number;
   faceCropSize: number;
   /** Frames in a row a moving face may reuse its last stylized crop (0: only still faces do). */
   faceReuse: number;
@@ -44,7 +44,6 @@ export interface MediaSettings {
   temporal: number;
   faceThreshold: number;
   tempDir?: string;
-  paths: FfmpegPaths;
 }
 
 export function mediaSettingsFromConfig(config: Config): MediaSettings {
@@ -98,28 +97,6 @@ export interface MediaResult extends Omit<AnimefyResult, 'format'> {
   media: MediaDetails;
 }
 
-/** A decoded clip as the frame loop sees it. */
-interface FrameSource {
-  /** Working (output) size. */
-  width: number;
-  height: number;
-  /** Frames expected (exact for GIF and WebP, from duration × rate for video). */
-  expected: number;
-  /** Raw frame rate written to the encoder. */
-  rate: string;
-  fps: number;
-  /** Per-frame delays in ms (GIF/WebP), else undefined (constant rate). */
-  delays?: number[];
-  loop: number | null;
-  audio?: AudioInfo;
-  duration: number;
-  frames(): AsyncGenerator<Buffer>;
-  /** Waits for the decoder to exit; rejects if it failed. */
-  finished(): Promise<void>;
-  /** Kills the decoder (idempotent). */
-  stop(): void;
-}
-
 /**
  * Frames with a shorter side are enlarged for the scene model. Photos use 256 (finer strokes); for
  * frames 160 keeps the look (bolder strokes) at half the cost of a 320x180 GIF frame.
@@ -130,22 +107,19 @@ const FRAMES_PERCENT = 95;
 
 export class MediaPipeline {
   constructor(
-    readonly animefier: Animefier,
+    readonly image: ImagePipeline,
     readonly settings: MediaSettings,
   ) {}
 
-  static fromConfig(config: Config, animefier: Animefier): MediaPipeline {
-    return new MediaPipeline(animefier, mediaSettingsFromConfig(config));
+  static fromConfig(config: Config, image: ImagePipeline): MediaPipeline {
+    return new MediaPipeline(image, mediaSettingsFromConfig(config));
   }
 
   async animefy(input: Uint8Array, request: MediaRequest): Promise<MediaResult> {
     const started = performance.now();
     const { signal } = request;
-    if (request.mode === 'face') {
-      throw new AnimefyError('BAD_OPTION', { detail: 'Face mode works on photos. For GIFs and videos use full, person or background.' });
-    }
-    const mode = request.mode;
-    const style = this.animefier.style(request.style);
+    const mode = clipMode(request.mode);
+    const style = this.image.style(request.style);
     const sniffed = detectMediaKind(input);
     if (sniffed === 'image') throw new AnimefyError('NOT_A_VIDEO');
     const webp = readWebpTiming(input);
@@ -166,14 +140,14 @@ export class MediaPipeline {
       const timings: Record<string, number> = {};
       let t0 = performance.now();
       const source = webp
-        ? await this.openWebp(input, webp, format)
-        : await this.openWithFfmpeg(inputFile, gif, format, notes, signal);
+        ? await openWebp(this.settings, input, webp, format)
+        : await openWithFfmpeg(this.settings, inputFile, gif, format, notes, signal);
       timings.decode = Math.round(performance.now() - t0);
       report({ stage: 'decode', percent: PROBE_PERCENT });
 
       const output = path.join(dir, `output.${format}`);
       // MP4/WebM: a constant rate, GIF frames repeated to honour uneven delays; GIF: delays written after.
-      const pacing = format === 'gif' ? { rate: source.rate, repeats: undefined } : this.encoderTiming(source);
+      const pacing = format === 'gif' ? { rate: source.rate, repeats: undefined } : encoderTiming(source);
       const encoder = spawnFfmpeg(
         this.settings.paths.ffmpeg,
         encodeArgs({
@@ -210,7 +184,7 @@ export class MediaPipeline {
         await source.finished().catch((err: unknown) => {
           throw loop.count > 0 && isFfmpegFailure(err) ? new AnimefyError('CORRUPT_VIDEO', {}, { cause: err }) : err;
         });
-        this.checkFrameCount(loop.count, source);
+        checkFrameCount(loop.count, source);
         await writer.end();
         await encoder.done;
       } catch (err) {
@@ -278,9 +252,9 @@ export class MediaPipeline {
     emit: (frame: Buffer, index: number) => Promise<void>,
     progress: (done: number) => void,
   ): Promise<FrameLoopResult> {
-    const { animefier } = this;
-    const { runtime } = animefier;
-    const style = animefier.style(options.style);
+    const { image } = this;
+    const { runtime } = image;
+    const style = image.style(options.style);
     const { signal, mode } = options;
     const { width, height } = source;
     const needsFaces = style.faceModel !== null && mode !== 'background';
@@ -306,7 +280,7 @@ export class MediaPipeline {
       renderers.observe(faces);
       const t = performance.now();
       const mask = needsMask ? masks.apply(await segmentPerson(runtime, photo, 'fast')) : undefined;
-      const styled = await animefier.stylizeFrame(photo, {
+      const styled = await image.stylizeFrame(photo, {
         style,
         mode,
         quality: options.quality,
@@ -349,154 +323,6 @@ export class MediaPipeline {
       timings: { faces: Math.round(timings.faces), stylize: Math.round(timings.stylize) },
     };
   }
-
-  /** Probes a GIF or video, enforces the limits, and starts its decoder. */
-  private async openWithFfmpeg(
-    file: string,
-    gif: AnimationTiming | undefined,
-    format: MediaFormat,
-    notes: string[],
-    signal: AbortSignal | undefined,
-  ): Promise<FrameSource> {
-    const { settings } = this;
-    const info = await probeMedia(settings.paths, file, { signal });
-    this.checkLimits(info, gif);
-    if (!gif) await this.checkComplete(file, info, signal);
-    const { width, height } = workingSize(info.width, info.height, settings.workingSize, format !== 'gif');
-    let rate: string | undefined;
-    let fps = info.fps;
-    if (!gif) {
-      rate = info.fps > settings.maxFps + 0.01 ? String(settings.maxFps) : info.fpsRational;
-      if (info.fps > settings.maxFps + 0.01) {
-        notes.push(`Frame rate lowered from ${Math.round(info.fps)} to ${settings.maxFps} fps.`);
-        fps = settings.maxFps;
-      }
-    }
-    const expected = gif ? gif.frames : Math.max(1, Math.round(info.duration * fps));
-    // Transparent parts (a GIF's, a video sticker's) are flattened onto white, as a viewer shows them;
-    // decoded without their alpha they would come out black or in whatever colour the encoder kept.
-    // (An ffmpeg without libvpx decodes them without their alpha: the clip still works.)
-    const libvpx = info.videoCodec === 'vp8' ? 'libvpx' : 'libvpx-vp9';
-    const vpxDecoder = info.alpha && (await hasDecoder(settings.paths.ffmpeg, libvpx)) ? libvpx : undefined;
-    const alpha = !!gif || vpxDecoder !== undefined;
-    let decoder: FfmpegProcess | undefined;
-    const start = (): FfmpegProcess => {
-      decoder ??= spawnFfmpeg(settings.paths.ffmpeg, decodeArgs(file, { width, height, rate, alpha, decoder: vpxDecoder }), {
-        signal,
-        stdin: 'ignore',
-        stdout: 'pipe',
-      });
-      return decoder;
-    };
-    const delays = gif?.delays.map((d) => d);
-    return {
-      width,
-      height,
-      expected,
-      rate: gif ? rateForDelays(gif.delays).rate : rate!,
-      fps: gif ? 1000 / (sum(displayDelays(gif.delays)) / gif.frames) : fps,
-      delays,
-      loop: gif ? gif.loop : 0,
-      audio: gif ? undefined : info.audio,
-      duration: gif ? sum(displayDelays(gif.delays)) / 1000 : expected / fps,
-      frames: async function* () {
-        const proc = start();
-        let complete = false;
-        try {
-          if (alpha) {
-            for await (const rgba of readRawFrames(proc.stdout as Readable, width * height * 4)) yield flattenOnWhite(rgba);
-          } else {
-            yield* readRawFrames(proc.stdout as Readable, width * height * 3);
-          }
-          complete = true;
-        } finally {
-          if (!complete) proc.kill(); // the loop stopped early (an error, a cancel): stop decoding
-        }
-      },
-      finished: () => decoder?.done ?? Promise.resolve(),
-      stop: () => decoder?.kill(),
-    };
-  }
-
-  /** Animated WebP (ffmpeg 5 cannot decode it): sharp decodes the frames, bounded by the frame limit. */
-  private async openWebp(input: Uint8Array, timing: AnimationTiming, format: MediaFormat): Promise<FrameSource> {
-    if (timing.width * timing.height > this.settings.maxPixels) {
-      throw new AnimefyError('VIDEO_TOO_LARGE', { width: timing.width, height: timing.height, limit: megapixels(this.settings.maxPixels) });
-    }
-    const { width, height } = workingSize(timing.width, timing.height, this.settings.workingSize, format !== 'gif');
-    const delays = displayDelays(timing.delays);
-    let stopped = false;
-    return {
-      width,
-      height,
-      expected: timing.frames,
-      rate: rateForDelays(timing.delays).rate,
-      fps: 1000 / (sum(delays) / timing.frames),
-      delays: timing.delays,
-      // WebP counts plays, GIF counts repeats after the first: 0 stays "forever", 1 play is no loop.
-      loop: timing.loop === null || timing.loop === 0 ? timing.loop : timing.loop === 1 ? null : timing.loop - 1,
-      duration: sum(delays) / 1000,
-      frames: async function* () {
-        // One decode of every frame straight at the working size (sharp resizes each page), so the
-        // clip in memory is at most ANIMEFY_MAX_GIF_FRAMES frames of the working size.
-        let decoded: { data: Buffer; info: OutputInfo };
-        try {
-          decoded = await sharp(input, { animated: true, limitInputPixels: false })
-            .flatten({ background: '#ffffff' })
-            .resize(width, height, { fit: 'fill' })
-            .removeAlpha()
-            .raw()
-            .toBuffer({ resolveWithObject: true });
-        } catch (err) {
-          throw new AnimefyError('CORRUPT_VIDEO', {}, { cause: err });
-        }
-        const frameBytes = width * height * 3;
-        const pages = Math.floor(decoded.data.length / frameBytes);
-        for (let p = 0; p < pages && !stopped; p++) yield decoded.data.subarray(p * frameBytes, (p + 1) * frameBytes);
-      },
-      finished: async () => {},
-      stop: () => {
-        stopped = true;
-      },
-    };
-  }
-
-  private checkLimits(info: MediaInfo, gif: AnimationTiming | undefined): void {
-    const { settings } = this;
-    if (info.width * info.height > settings.maxPixels) {
-      throw new AnimefyError('VIDEO_TOO_LARGE', { width: info.width, height: info.height, limit: megapixels(settings.maxPixels) });
-    }
-    if (!gif && info.duration > settings.maxSeconds + 0.5) {
-      throw new AnimefyError('VIDEO_TOO_LONG', { seconds: Math.round(info.duration), limit: settings.maxSeconds });
-    }
-    if (!gif && info.duration * Math.min(info.fps, settings.maxFps) < 0.5) throw new AnimefyError('CORRUPT_VIDEO');
-  }
-
-  /**
-   * A file cut off after its header still probes fine: count the packets actually there (a demux,
-   * no decoding) and refuse before stylizing anything when frames are missing.
-   */
-  private async checkComplete(file: string, info: MediaInfo, signal: AbortSignal | undefined): Promise<void> {
-    const { stdout } = await runFfmpeg(
-      this.settings.paths.ffprobe,
-      ['-v', 'error', '-select_streams', 'v:0', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', file],
-      { signal, timeoutMs: 60_000 },
-    );
-    const packets = Number.parseInt(stdout.toString().trim(), 10);
-    if (!Number.isFinite(packets) || packets === 0) throw new AnimefyError('CORRUPT_VIDEO');
-    if (packets < info.frames * 0.9 - 1) throw new AnimefyError('CORRUPT_VIDEO');
-  }
-
-  /** After decoding: a stream that ended well short of what its header promised was cut off. */
-  private checkFrameCount(count: number, source: FrameSource): void {
-    if (count === 0) throw new AnimefyError('CORRUPT_VIDEO');
-    if (!source.delays && count < source.expected * 0.9 - 2) throw new AnimefyError('CORRUPT_VIDEO');
-  }
-
-  /** MP4/WebM timing: a constant rate, with GIF frames repeated to honour uneven delays. */
-  private encoderTiming(source: FrameSource): { rate: string; repeats?: number[] } {
-    return source.delays ? rateForDelays(source.delays) : { rate: source.rate };
-  }
 }
 
 interface FrameLoopResult {
@@ -508,47 +334,6 @@ interface FrameLoopResult {
   faceReuses: number;
   flicker?: number;
   timings: Record<string, number>;
-}
-
-/** Working size: long side at most `limit`; even sides for H.264/VP9 (yuv420p). */
-export function workingSize(width: number, height: number, limit: number, even: boolean): { width: number; height: number } {
-  const k = Math.min(1, limit / Math.max(width, height));
-  let w = Math.max(2, Math.round(width * k));
-  let h = Math.max(2, Math.round(height * k));
-  if (even) {
-    w -= w % 2;
-    h -= h % 2;
-  }
-  return { width: w, height: h };
-}
-
-/** Delays as browsers show them: a GIF delay under 20 ms plays as 100 ms. */
-export function displayDelays(delays: readonly number[]): number[] {
-  return delays.map((d) => (d < 20 ? 100 : d));
-}
-
-/**
- * A constant frame rate for uneven delays: the largest step (a multiple of 10 ms, at least 20 ms)
- * that divides them all, and how many times each frame is repeated at that rate.
- */
-export function rateForDelays(delays: readonly number[]): { rate: string; repeats: number[] } {
-  const shown = displayDelays(delays).map((d) => Math.max(10, Math.round(d / 10) * 10));
-  let step = shown.reduce((g, d) => gcd(g, d), 0);
-  if (step < 20) step = 20;
-  return { rate: `1000/${step}`, repeats: shown.map((d) => Math.max(1, Math.round(d / step))) };
-}
-
-function gcd(a: number, b: number): number {
-  while (b) [a, b] = [b, a % b];
-  return a;
-}
-
-function sum(values: readonly number[]): number {
-  return values.reduce((s, v) => s + v, 0);
-}
-
-function megapixels(pixels: number): string {
-  return String(Math.round(pixels / 1e5) / 10);
 }
 
 /**

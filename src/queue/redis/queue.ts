@@ -1,196 +1,51 @@
 /**
  * The scale-out queue backend: bots submit into a BullMQ queue in Redis and `npm run worker`
- * processes (any number, on any machine that reaches Redis) run the jobs. See `redis-worker.ts` for
- * the other side.
- *
- * What lives where in Redis (queue name `q`):
- *   bull:q:*                BullMQ's own keys (job hashes, wait list, prioritized zset, events stream)
- *   q:blob:<id>:in|out      the media bytes, with a TTL (blobs.ts explains why they are not job data)
- *   q:user:<platform:id>    zset of a requester's outstanding job ids (per-user cap, fairness)
- *   q:cancelled:<id>        a cancel marker a worker checks before and while it runs the job
- *   q:cancel                pub/sub channel: "stop this running job now"
+ * processes (any number, on any machine that reaches Redis) run the jobs. See `worker.ts` for the
+ * other side, `protocol.ts` for what lives where in Redis.
  *
  * Every bot process holds one RedisQueue; the handles it gives out are driven by one QueueEvents
  * stream reader, with a slow poll as a safety net so that a missed event never leaves a handle hanging.
  */
 import { randomUUID } from 'node:crypto';
-import { Queue, QueueEvents, UnrecoverableError } from 'bullmq';
+import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { Config } from '../config.ts';
-import { AnimefyError, errorText, isAnimefyError, PERMANENT_ERRORS, withTimeout, type ErrorCode } from '../errors.ts';
-import { childLogger } from '../log.ts';
-import { isStage, type ProgressEvent } from '../pipeline/animefy.ts';
-import { BlobStore, blobKey } from './blobs.ts';
-import { validateRequest } from './validate.ts';
-import { QueueJobHandle } from './handle.ts';
-import { NO_OBSERVER, type JobOutcome, type QueueObserver } from './observer.ts';
+import type { Config } from '../../config.ts';
+import { AnimefyError, errorText, isAnimefyError, withTimeout, type ErrorCode } from '../../errors.ts';
+import { childLogger } from '../../log.ts';
+import { BlobStore, blobKey } from '../blobs.ts';
+import { QueueJobHandle } from '../handle.ts';
+import { NO_OBSERVER, type JobOutcome, type QueueObserver } from '../observer.ts';
 import {
   requesterKey,
   type JobHandle,
-  type JobOptions,
   type JobQueue,
   type JobRequest,
   type JobResult,
   type MediaKind,
   type QueueStats,
-  type Requester,
-} from './types.ts';
-
-/** The one BullMQ job name this project uses. */
-export const JOB_NAME = 'animefy';
-
-/** What a BullMQ job carries: a reference to the input blob, never the bytes. */
-export interface RedisJobData {
-  kind: MediaKind;
-  options: JobOptions;
-  requester: Requester;
-  blobKey: string;
-  /** ms since the epoch; workers report the wait from it. */
-  submittedAt: number;
-}
-
-/** A worker's return value (the job's `returnvalue`): the result without its bytes, which are in a blob. */
-export type RedisJobMeta = Omit<JobResult, 'data'> & { blobKey: string };
-
-export function cancelChannel(queueName: string): string {
-  return `${queueName}:cancel`;
-}
-
-export function cancelMarkerKey(queueName: string, jobId: string): string {
-  return `${queueName}:cancelled:${jobId}`;
-}
-
-export function userJobsKey(queueName: string, requester: Requester): string {
-  return `${queueName}:user:${requesterKey(requester)}`;
-}
-
-/**
- * Fairness with priorities. Open-source BullMQ has no per-group round robin, but it runs prioritized
- * jobs in (priority, insertion) order. A requester's n-th outstanding job gets slot n-1, and the BullMQ
- * priority grows with the slot: every user's first job runs before anyone's second, whatever the
- * order they arrived in, and within a slot it is first come, first served. `JobRequest.priority`
- * (higher = sooner) picks a band of slots, so a higher request priority always runs first.
- *
- * BullMQ priorities are 1..2^21-1, lower first: 1024 bands of 1024 slots fit (slots past 1023, which
- * ANIMEFY_MAX_JOBS_PER_USER ≤ 1000 never reaches, share the last one).
- */
-const FAIR_SLOTS = 1024;
-const MAX_REQUEST_PRIORITY = 511;
-const MIN_REQUEST_PRIORITY = -512;
-
-export function fairPriority(slot: number, requestPriority = 0): number {
-  const level = Math.min(MAX_REQUEST_PRIORITY, Math.max(MIN_REQUEST_PRIORITY, Math.round(requestPriority) || 0));
-  const clampedSlot = Math.min(FAIR_SLOTS - 1, Math.max(0, Math.floor(slot)));
-  return (MAX_REQUEST_PRIORITY - level) * FAIR_SLOTS + clampedSlot + 1;
-}
-
-/**
- * How an AnimefyError crosses BullMQ: its JSON is the error message, so the submitter rebuilds the
- * typed error from `failedReason`. Permanent errors (bad input, cancelled, timeouts) become
- * UnrecoverableError, which BullMQ never retries; the rest (a crashed worker, INTERNAL) are retried
- * up to ANIMEFY_REDIS_ATTEMPTS times.
- */
-export function toBullError(error: AnimefyError): Error {
-  const message = JSON.stringify(error.toJSON());
-  return PERMANENT_ERRORS.has(error.code) ? new UnrecoverableError(message) : new Error(message);
-}
-
-/** The typed error behind a failed job's `failedReason` (see `toBullError`). */
-export function errorFromFailedReason(reason: string | undefined): AnimefyError {
-  if (reason) {
-    try {
-      const parsed: unknown = JSON.parse(reason);
-      if (parsed && typeof parsed === 'object') return AnimefyError.fromJSON(parsed);
-    } catch {
-      // not ours: BullMQ's own reasons below
-    }
-    // BullMQ fails a job whose worker kept dying under it ("job stalled more than allowable limit").
-    if (/stalled more than allowable limit|started more than allowable limit/.test(reason)) return new AnimefyError('WORKER_CRASHED');
-  }
-  return new AnimefyError('INTERNAL', {}, { cause: reason });
-}
-
-/** `redis://host:port/db` without user name or password, for logs. */
-export function redactRedisUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.hostname}${u.port ? `:${u.port}` : ''}${u.pathname && u.pathname !== '/' ? u.pathname : ''}`;
-  } catch {
-    return '(unparseable redis url)';
-  }
-}
-
-export function requireRedisUrl(config: Config): string {
-  if (!config.ANIMEFY_REDIS_URL) throw new Error('ANIMEFY_REDIS_URL is not set: the redis queue backend needs it');
-  return config.ANIMEFY_REDIS_URL;
-}
+} from '../types.ts';
+import { validateRequest } from '../validate.ts';
+import { admit, defineAdmit, fairPriority, type AdmitClient } from './admit.ts';
+import { QueuePositions } from './positions.ts';
+import {
+  cancelChannel,
+  cancelMarkerKey,
+  errorFromFailedReason,
+  JOB_NAME,
+  parseMeta,
+  redactRedisUrl,
+  requireRedisUrl,
+  toProgressEvent,
+  userJobsKey,
+  type RedisJobData,
+} from './protocol.ts';
 
 /** Submitting is a handful of Redis round trips; past this Redis counts as unavailable. */
 const SUBMIT_TIMEOUT_MS = 5000;
 const CONNECT_TIMEOUT_MS = 10_000;
 const CLOSE_TIMEOUT_MS = 5000;
-/** Positions are recomputed at most this often (events can come by the hundred). */
-const POSITION_DEBOUNCE_MS = 250;
 /** The safety net: open handles' jobs are looked at this often, whatever the events said. */
 const POLL_MS = 3000;
-/** An admitted job whose BullMQ hash does not exist yet is still being added for this long. */
-const ADMIT_GRACE_MS = 30_000;
-
-/**
- * Admission in one atomic step, so bot processes sharing Redis agree on the caps: prune the
- * requester's finished or vanished jobs, refuse over the per-user cap (USER_BUSY) or the queue bound
- * (QUEUE_FULL), else record the job. Returns {slot, queued} or {-2, outstanding} / {-1, queued}.
- *
- * A job is outstanding while its BullMQ hash exists without `finishedOn` (queued, running, or waiting
- * for a retry), or for ADMIT_GRACE_MS after admission before its hash appears.
- */
-const ADMIT_SCRIPT = `
-local members = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-local now = tonumber(ARGV[5])
-local outstanding = 0
-for i = 1, #members, 2 do
-  local id = members[i]
-  local jobKey = ARGV[1] .. id
-  local live
-  if redis.call('EXISTS', jobKey) == 1 then
-    live = redis.call('HEXISTS', jobKey, 'finishedOn') == 0
-  else
-    live = now - tonumber(members[i + 1]) < tonumber(ARGV[6])
-  end
-  if live then
-    outstanding = outstanding + 1
-  else
-    redis.call('ZREM', KEYS[1], id)
-  end
-end
-if outstanding >= tonumber(ARGV[3]) then
-  return {-2, outstanding}
-end
-local queued = redis.call('LLEN', KEYS[2]) + redis.call('LLEN', KEYS[3]) + redis.call('ZCARD', KEYS[4]) + redis.call('ZCARD', KEYS[5])
-if queued >= tonumber(ARGV[2]) then
-  return {-1, queued}
-end
-redis.call('ZADD', KEYS[1], now, ARGV[4])
-redis.call('PEXPIRE', KEYS[1], ARGV[7])
-return {outstanding, queued}
-`;
-
-type AdmitClient = Redis & {
-  animefyAdmit(
-    userKey: string,
-    waitKey: string,
-    pausedKey: string,
-    prioritizedKey: string,
-    delayedKey: string,
-    jobKeyPrefix: string,
-    maxQueued: number,
-    maxPerUser: number,
-    jobId: string,
-    now: number,
-    graceMs: number,
-    ttlMs: number,
-  ): Promise<[number, number]>;
-};
 
 /** One job this process submitted and still owes its handle an ending. */
 interface Tracked {
@@ -215,10 +70,8 @@ export class RedisQueue implements JobQueue {
   /** Blob and bookkeeping deletes in flight (close waits for them). */
   private readonly cleanups = new Set<Promise<void>>();
   private readonly pollTimer: NodeJS.Timeout;
-  private positionTimer?: NodeJS.Timeout;
-  private refreshingPositions = false;
+  private readonly positions: QueuePositions;
   private polling = false;
-  private positionsDirty = false;
   private accepting = true;
   private closing?: Promise<void>;
 
@@ -230,6 +83,7 @@ export class RedisQueue implements JobQueue {
     private readonly observer: QueueObserver,
   ) {
     this.blobs = new BlobStore(redis, config.ANIMEFY_REDIS_MAX_BLOB_BYTES);
+    this.positions = new QueuePositions(queue, redis, this.jobs, () => this.closing !== undefined, this.log);
     this.listen();
     this.pollTimer = setInterval(() => void this.poll(), POLL_MS);
     this.pollTimer.unref();
@@ -241,13 +95,14 @@ export class RedisQueue implements JobQueue {
     const name = config.ANIMEFY_REDIS_QUEUE;
     // Submit-side clients fail fast while Redis is away (no offline queue), so a bot can answer
     // "try again later" at once instead of hanging; the stream reader waits and reconnects.
-    const redis = new Redis(url, {
-      connectionName: `animefy:${name}:submit`,
-      lazyConnect: true,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-    }) as AdmitClient;
-    redis.defineCommand('animefyAdmit', { numberOfKeys: 5, lua: ADMIT_SCRIPT });
+    const redis = defineAdmit(
+      new Redis(url, {
+        connectionName: `animefy:${name}:submit`,
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+      }),
+    );
     const log = childLogger({ module: 'redis-queue' });
     // Until the RedisQueue takes over, connection errors are only logged (ioredis retries by itself).
     const onError = (err: Error) => log.warn({ err: err.message }, 'redis connection error');
@@ -311,20 +166,14 @@ export class RedisQueue implements JobQueue {
     const ttl = config.ANIMEFY_REDIS_BLOB_TTL_S;
     const now = Date.now();
     const [slot, count] = await withTimeout(
-      this.redis.animefyAdmit(
+      admit(this.redis, this.queue, {
         userKey,
-        this.queue.keys.wait,
-        this.queue.keys.paused,
-        this.queue.keys.prioritized,
-        this.queue.keys.delayed,
-        this.queue.toKey(''),
-        config.ANIMEFY_MAX_QUEUED,
-        config.ANIMEFY_MAX_JOBS_PER_USER,
         id,
         now,
-        ADMIT_GRACE_MS,
-        ttl * 1000 + ADMIT_GRACE_MS,
-      ),
+        maxQueued: config.ANIMEFY_MAX_QUEUED,
+        maxPerUser: config.ANIMEFY_MAX_JOBS_PER_USER,
+        blobTtlMs: ttl * 1000,
+      }),
       SUBMIT_TIMEOUT_MS,
       'redis',
     );
@@ -361,7 +210,7 @@ export class RedisQueue implements JobQueue {
     this.observer.submitted(request.kind);
     this.log.debug({ job: id, kind: request.kind, slot, requester: requesterKey(request.requester) }, 'job submitted');
     // The first position arrives as an event once the caller has had a chance to listen.
-    this.schedulePositions();
+    this.positions.schedule();
     return handle;
   }
 
@@ -384,7 +233,7 @@ export class RedisQueue implements JobQueue {
       await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     }
     clearInterval(this.pollTimer);
-    clearTimeout(this.positionTimer);
+    this.positions.stop();
     await Promise.allSettled([...this.cleanups]);
     try {
       await withTimeout(Promise.allSettled([this.events.close(), this.queue.close()]), CLOSE_TIMEOUT_MS, 'redis');
@@ -434,11 +283,11 @@ export class RedisQueue implements JobQueue {
   private listen(): void {
     const { events } = this;
     events.on('error', (err) => this.log.warn({ err: errorText(err) }, 'queue events error'));
-    events.on('waiting', () => this.schedulePositions());
+    events.on('waiting', () => this.positions.schedule());
     events.on('active', ({ jobId }) => {
       const tracked = this.jobs.get(jobId);
       if (tracked) this.markStarted(tracked);
-      this.schedulePositions();
+      this.positions.schedule();
     });
     events.on('progress', ({ jobId, data }) => {
       const tracked = this.jobs.get(jobId);
@@ -448,15 +297,15 @@ export class RedisQueue implements JobQueue {
       tracked.handle.markProgress(event);
     });
     events.on('completed', ({ jobId, returnvalue }) => {
-      this.schedulePositions();
+      this.positions.schedule();
       void this.complete(jobId, returnvalue);
     });
     events.on('failed', ({ jobId, failedReason }) => {
-      this.schedulePositions();
+      this.positions.schedule();
       void this.fail(jobId, failedReason, false);
     });
     events.on('removed', ({ jobId }) => {
-      this.schedulePositions();
+      this.positions.schedule();
       this.vanished(jobId, 'removed');
     });
   }
@@ -566,59 +415,7 @@ export class RedisQueue implements JobQueue {
         }
       }),
     ).finally(() => (this.polling = false));
-    this.schedulePositions();
-  }
-
-  // ---- positions ----
-
-  private schedulePositions(): void {
-    if (this.positionTimer || this.closing) return;
-    this.positionTimer = setTimeout(() => {
-      this.positionTimer = undefined;
-      void this.refreshPositions();
-    }, POSITION_DEBOUNCE_MS);
-    this.positionTimer.unref();
-  }
-
-  /**
-   * BullMQ's run order is the wait list first (taken from its tail: retried and stalled jobs) then
-   * the prioritized zset in score order. Our queued jobs' places come from one pipeline of
-   * LLEN + ZRANK/LPOS per open handle: O(log n) each, instead of listing the whole queue.
-   */
-  private async refreshPositions(): Promise<void> {
-    if (this.refreshingPositions) {
-      this.positionsDirty = true;
-      return;
-    }
-    const queued = [...this.jobs.values()].filter((t) => t.handle.state === 'queued' && !t.finishing);
-    if (queued.length === 0) return;
-    this.refreshingPositions = true;
-    try {
-      const { wait, prioritized } = this.queue.keys;
-      const pipeline = this.redis.pipeline().llen(wait);
-      for (const t of queued) pipeline.lpos(wait, t.id).zrank(prioritized, t.id);
-      const replies = (await pipeline.exec()) ?? [];
-      const value = (i: number): number | null => {
-        const [err, v] = replies[i] ?? [null, null];
-        return err || v === null || v === undefined ? null : Number(v);
-      };
-      const waiting = value(0) ?? 0;
-      queued.forEach((t, i) => {
-        const inWait = value(1 + 2 * i);
-        const rank = value(2 + 2 * i);
-        // Not in either: delayed (waiting for a retry) or just taken by a worker.
-        const position = inWait !== null ? waiting - inWait : rank !== null ? waiting + rank + 1 : null;
-        if (position !== null) t.handle.markPosition(position);
-      });
-    } catch (err) {
-      this.log.debug({ err: errorText(err) }, 'could not refresh queue positions');
-    } finally {
-      this.refreshingPositions = false;
-      if (this.positionsDirty) {
-        this.positionsDirty = false;
-        this.schedulePositions();
-      }
-    }
+    this.positions.schedule();
   }
 }
 
@@ -642,23 +439,6 @@ export async function queueStats(queue: Queue): Promise<QueueStats> {
   }
 }
 
-function toProgressEvent(data: unknown): ProgressEvent | undefined {
-  if (!data || typeof data !== 'object') return undefined;
-  const { stage, percent, frame, frames } = data as Record<string, unknown>;
-  if (!isStage(stage) || typeof percent !== 'number') return undefined;
-  const event: ProgressEvent = { stage, percent };
-  if (typeof frame === 'number' && typeof frames === 'number') Object.assign(event, { frame, frames });
-  return event;
-}
-
-function parseMeta(value: unknown): RedisJobMeta {
-  const meta = (typeof value === 'string' ? JSON.parse(value) : value) as Partial<RedisJobMeta> | null;
-  if (!meta || typeof meta !== 'object' || typeof meta.blobKey !== 'string' || typeof meta.mime !== 'string') {
-    throw new AnimefyError('INTERNAL', {}, { cause: 'malformed job return value' });
-  }
-  return meta as RedisJobMeta;
-}
-
 /**
  * Closes BullMQ clients without waiting for Redis: QueueEvents.close() first waits for its connection
  * to be ready, which never happens while Redis is away; the backend's forced close does not.
@@ -666,4 +446,3 @@ function parseMeta(value: unknown): RedisJobMeta {
 async function dropConnections(queue: Queue, events: QueueEvents): Promise<void> {
   await Promise.allSettled([queue.getBackend().close(true), events.getBackend().close(true)]);
 }
-

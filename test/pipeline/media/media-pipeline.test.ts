@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../../src/errors.ts';
-import { MediaPipeline, mediaSettingsFromConfig, type MediaRequest, type MediaResult } from '../../../src/pipeline/media/animate.ts';
+import { MediaPipeline, mediaSettingsFromConfig, type MediaRequest, type MediaResult } from '../../../src/pipeline/media/media-pipeline.ts';
 import sharp from 'sharp';
 import { readGifTiming, readWebpTiming, writeGifTiming } from '../../../src/pipeline/media/animation-timing.ts';
 import { liveFfmpegProcesses } from '../../../src/pipeline/media/ffmpeg.ts';

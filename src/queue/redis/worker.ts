@@ -11,24 +11,24 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Config } from '../config.ts';
-import { AnimefyError, errorText, isAnimefyError } from '../errors.ts';
-import { childLogger } from '../log.ts';
-import type { ProgressEvent, Stage } from '../pipeline/animefy.ts';
-import { BlobStore, blobKey } from './blobs.ts';
-import { NO_OBSERVER, type QueueObserver } from './observer.ts';
+import type { Config } from '../../config.ts';
+import { AnimefyError, errorText, isAnimefyError } from '../../errors.ts';
+import { childLogger } from '../../log.ts';
+import type { ProgressEvent, Stage } from '../../pipeline/progress.ts';
+import { BlobStore, blobKey } from '../blobs.ts';
+import { NO_OBSERVER, type QueueObserver } from '../observer.ts';
+import { MEDIA_KINDS, type JobResult, type QueueStats } from '../types.ts';
+import { WorkerPool } from '../worker-pool.ts';
 import {
   cancelChannel,
   cancelMarkerKey,
-  queueStats,
   redactRedisUrl,
   requireRedisUrl,
   toBullError,
   type RedisJobData,
   type RedisJobMeta,
-} from './redis.ts';
-import { MEDIA_KINDS, type JobResult, type QueueStats } from './types.ts';
-import { WorkerPool } from './worker-pool.ts';
+} from './protocol.ts';
+import { queueStats } from './queue.ts';
 
 /** Progress goes to Redis at most this often per job (every stage change is sent regardless). */
 const PROGRESS_INTERVAL_MS = 250;
