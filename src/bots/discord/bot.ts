@@ -16,7 +16,7 @@ import {
   type StringSelectMenuInteraction,
 } from 'discord.js';
 import type { Logger } from 'pino';
-import { AnimefyError, formatBytes, isAnimefyError, userMessage } from '../../errors.ts';
+import { AnimefyError, formatBytes, isAnimefyError } from '../../errors.ts';
 import { DEFAULT_FACE_LOOK, DEFAULT_MODE, otherFaceLook, parseMode, type Mode } from '../../pipeline/modes.ts';
 import type { JobQueue } from '../../queue/types.ts';
 import { DEFAULT_STYLE, findStyle, getStyle } from '../../pipeline/styles.ts';
@@ -24,6 +24,7 @@ import { aboutText, stylesText } from '../about-text.ts';
 import type { ChatSettingsStore } from '../chat-settings.ts';
 import { RateLimiter } from '../rate-limit.ts';
 import { ReferenceStore } from '../references.ts';
+import { REFERENCE_TTL_MS, requesterOnly, warningText } from '../job-flow.ts';
 import { COMMAND_NAMES } from './commands.ts';
 import { decodeAction, styleMenu } from './components.ts';
 import { DiscordJobs, type DiscordLimits, type JobReference } from './jobs.ts';
@@ -50,7 +51,6 @@ export interface DiscordBot {
   jobs: DiscordJobs;
 }
 
-const REFERENCE_TTL_MS = 24 * 3600 * 1000;
 
 /** How to use the bot here, with the real limits. */
 export function usageText(limits: DiscordLimits): string {
@@ -88,7 +88,7 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
   const defaultStyle = (interaction: Interaction) => settings.get(settingsKey(interaction)).style ?? DEFAULT_STYLE;
   const ephemeral = (content: string) => ({ content: content.slice(0, MAX_CONTENT), flags: MessageFlags.Ephemeral }) as const;
   /** An error's message, shown only to the user who caused it. */
-  const warning = (err: unknown) => ephemeral(`⚠️ ${userMessage(err)}`);
+  const warning = (err: unknown) => ephemeral(warningText(err));
 
   client.on(Events.InteractionCreate, (interaction) => {
     void route(interaction).catch(async (err: unknown) => {
@@ -175,8 +175,9 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
     }
     switch (action.kind) {
       case 'delete': {
-        if (interaction.user.id !== action.requesterId) {
-          await interaction.reply(warning(new AnimefyError('NOT_YOUR_BUTTON')));
+        const notYours = requesterOnly(action.requesterId, interaction.user.id);
+        if (notYours) {
+          await interaction.reply(warning(notYours));
           return;
         }
         await interaction.deferUpdate();

@@ -7,13 +7,14 @@ import { Bot, Composer, type Context } from 'grammy';
 import type { Message } from 'grammy/types';
 import type { Logger } from 'pino';
 import { autoRetry } from '@grammyjs/auto-retry';
-import { AnimefyError, userMessage } from '../../errors.ts';
+import { AnimefyError } from '../../errors.ts';
 import { DEFAULT_FACE_LOOK, DEFAULT_MODE, otherFaceLook, type FaceLook, type Mode, type UpscaleFactor } from '../../pipeline/modes.ts';
 import type { JobQueue } from '../../queue/types.ts';
-import { getStyle, STYLES } from '../../pipeline/styles.ts';
+import { findStyle, getStyle, STYLE_IDS } from '../../pipeline/styles.ts';
 import type { ChatSettingsStore } from '../chat-settings.ts';
 import { RateLimiter } from '../rate-limit.ts';
 import { ReferenceStore } from '../references.ts';
+import { REFERENCE_TTL_MS, requesterOnly, warningText } from '../job-flow.ts';
 import { checkDeclaredSize } from './download.ts';
 import { decodeCallback, defaultStyleKeyboard, styleKeyboard, type CallbackAction } from './keyboards.ts';
 import { findMedia, type MediaRef } from './media.ts';
@@ -43,7 +44,6 @@ export interface TelegramBot {
 }
 
 /** How long the buttons under a result (and a style keyboard) remember their file. */
-const REFERENCE_TTL_MS = 24 * 3600 * 1000;
 
 export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
   const { log } = options;
@@ -72,7 +72,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
     log.error({ err: describeApiError(err.error), update: err.ctx.update.update_id }, 'update handler failed');
     // Whoever was talking to the bot still gets an answer.
     if (err.ctx.callbackQuery) void err.ctx.answerCallbackQuery().catch(() => undefined);
-    else if (err.ctx.chat?.type === 'private') void err.ctx.reply(`⚠️ ${new AnimefyError('INTERNAL').message}`).catch(() => undefined);
+    else if (err.ctx.chat?.type === 'private') void err.ctx.reply(warningText(new AnimefyError('INTERNAL'))).catch(() => undefined);
   });
 
   guarded.use(commands());
@@ -127,7 +127,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
 
   async function setDefaultStyle(ctx: Context, message: Message, args: string): Promise<void> {
     if (message.from && !(await maySetDefault(message.chat, message.from.id, message.sender_chat?.id))) {
-      await ctx.reply(`⚠️ ${new AnimefyError('ADMINS_ONLY').message}`, replyTo(message.message_id));
+      await ctx.reply(warningText(new AnimefyError('ADMINS_ONLY')), replyTo(message.message_id));
       return;
     }
     const word = args.split(/\s+/)[0]?.toLowerCase() ?? '';
@@ -144,7 +144,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
     }
     const style = parseJobWords(word).style;
     if (!style) {
-      await ctx.reply(`${new AnimefyError('UNKNOWN_STYLE', { style: word, styles: STYLES.map((s) => s.id).join(', ') }).message}`, {
+      await ctx.reply(`${new AnimefyError('UNKNOWN_STYLE', { style: word, styles: STYLE_IDS.join(', ') }).message}`, {
         ...replyTo(message.message_id),
         reply_markup: defaultStyleKeyboard(),
       });
@@ -179,7 +179,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
       return;
     }
     if ('refusal' in found) {
-      await ctx.reply(`⚠️ ${found.refusal.message}`, replyTo(message.message_id));
+      await ctx.reply(warningText(found.refusal), replyTo(message.message_id));
       return;
     }
 
@@ -187,7 +187,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
       checkDeclaredSize(found.media, options.limits.downloadBytes);
     } catch (err) {
       // Said before any style is asked for: nothing can be done with this file.
-      await ctx.reply(`⚠️ ${userMessage(err)}`, replyTo(message.message_id));
+      await ctx.reply(warningText(err), replyTo(message.message_id));
       return;
     }
 
@@ -226,10 +226,9 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
       case 'pick': {
         const ref = refs.get(action.token);
         if (!ref) return void (await expired());
-        if (ref.onlyRequester && ref.requesterId !== query.from.id) {
-          return void (await ctx.answerCallbackQuery({ text: new AnimefyError('NOT_YOUR_BUTTON').message, show_alert: true }));
-        }
-        const style = STYLES.find((s) => s.id === action.style);
+        const notYours = ref.onlyRequester ? requesterOnly(ref.requesterId, query.from.id) : undefined;
+        if (notYours) return void (await ctx.answerCallbackQuery({ text: notYours.message, show_alert: true }));
+        const style = findStyle(action.style);
         if (!style) return void (await expired());
         await ctx.answerCallbackQuery({ text: `${style.emoji} ${style.label} it is!` });
         if (ref.onlyRequester) refs.delete(action.token); // the first pick uses the keyboard
@@ -278,9 +277,8 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
         return;
       }
       case 'delete': {
-        if (action.userId !== query.from.id) {
-          return void (await ctx.answerCallbackQuery({ text: new AnimefyError('NOT_YOUR_BUTTON').message, show_alert: true }));
-        }
+        const notYours = requesterOnly(action.userId, query.from.id);
+        if (notYours) return void (await ctx.answerCallbackQuery({ text: notYours.message, show_alert: true }));
         await ctx.answerCallbackQuery({ text: '🗑 Deleted.' });
         await ctx.api.deleteMessage(message.chat.id, message.message_id).catch((err) => log.debug({ err: describeApiError(err) }, 'delete failed'));
         return;
@@ -294,7 +292,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
         return;
       }
       case 'default': {
-        const style = action.style === 'ask' ? undefined : STYLES.find((s) => s.id === action.style)?.id;
+        const style = action.style === 'ask' ? undefined : findStyle(action.style)?.id;
         if (action.style !== 'ask' && !style) return void (await expired());
         if (!(await maySetDefault(message.chat, query.from.id))) {
           return void (await ctx.answerCallbackQuery({ text: new AnimefyError('ADMINS_ONLY').message, show_alert: true }));

@@ -1,20 +1,19 @@
 /**
- * One Telegram job from start to finish: rate limit, download, submit, a status message that follows
- * the queue (position, stage, percent; paced per chat), the chat action while it runs, the result
- * with its buttons, or a short kind message when anything goes wrong. Jobs run in the background:
- * update handlers return at once, so long polling and webhooks never wait on a job.
+ * Telegram's side of the shared job flow (`../job-flow.ts`): downloads by file_id, a status message
+ * that follows the queue (position, stage, percent; paced per chat), the chat action while it runs,
+ * the result with its buttons, or a short kind message when anything goes wrong. Jobs run in the
+ * background: update handlers return at once, so long polling and webhooks never wait on a job.
  */
 import { GrammyError, InputFile, type Api } from 'grammy';
 import type { InlineKeyboardMarkup } from 'grammy/types';
 import type { Logger } from 'pino';
-import { AnimefyError, isAnimefyError, userMessage } from '../../errors.ts';
-import { detectMediaKind } from '../../pipeline/media/sniff.ts';
+import { AnimefyError } from '../../errors.ts';
 import type { FaceLook, Mode, UpscaleFactor } from '../../pipeline/modes.ts';
-import type { JobHandle, JobQueue, JobResult } from '../../queue/types.ts';
-import { progressText, queuedText, STARTING_TEXT } from '../progress-text.ts';
-import { formatWait, type RateLimiter } from '../rate-limit.ts';
+import type { JobQueue, JobResult } from '../../queue/types.ts';
+import type { ActiveJob, CancelOutcome } from '../active-jobs.ts';
+import { canUpscale, JobFlow, resultFileName, warningText, type Admission } from '../job-flow.ts';
+import type { RateLimiter } from '../rate-limit.ts';
 import type { ReferenceStore } from '../references.ts';
-import { ActiveJobs, type ActiveJob, type CancelOutcome } from '../active-jobs.ts';
 import { downloadFile } from './download.ts';
 import { cancelKeyboard, resultKeyboard } from './keyboards.ts';
 import { chatActionFor, declaredKind, replyMethod, requestedFormat, type MediaRef } from './media.ts';
@@ -75,24 +74,24 @@ export interface TelegramJobsDeps {
 }
 
 export class TelegramJobs {
-  private readonly active = new ActiveJobs();
+  private readonly flow: JobFlow;
 
-  constructor(private readonly deps: TelegramJobsDeps) {}
+  constructor(private readonly deps: TelegramJobsDeps) {
+    this.flow = new JobFlow({ platform: 'telegram', queue: deps.queue, rateLimiter: deps.rateLimiter, log: deps.log, describeError: describeApiError });
+  }
 
   get running(): number {
-    return this.active.size;
+    return this.flow.running;
   }
 
   /** Starts a job in the background; every outcome reaches the chat. */
   start(spec: JobSpec): void {
-    this.active.start(String(spec.requester.id), (job, token) =>
-      this.run(token, job, spec).catch((err) => this.deps.log.error({ err: describeApiError(err), chatId: spec.chatId }, 'job reply failed')),
-    );
+    this.flow.start(String(spec.requester.id), (job, token) => this.run(token, job, spec), { chatId: spec.chatId });
   }
 
   /** The ✖ Cancel button: only the requester may. */
   cancel(token: string, userId: number): Promise<CancelOutcome> {
-    return this.active.cancel(token, String(userId));
+    return this.flow.cancel(token, String(userId));
   }
 
   /**
@@ -100,98 +99,62 @@ export class TelegramJobs {
    * user is told the bot is restarting).
    */
   shutdown(graceMs: number): Promise<void> {
-    return this.active.shutdown(graceMs, (jobs) => this.deps.log.info({ jobs, graceMs }, 'waiting for running jobs'));
+    return this.flow.shutdown(graceMs);
   }
 
+  /** Telegram's side of the job flow: a status message that follows the job, and the chat action. */
   private async run(token: string, job: ActiveJob, spec: JobSpec): Promise<void> {
-    const { api, limits, log } = this.deps;
-    const { controller } = job;
-    const rateKey = `telegram:${spec.requester.id}`;
-    let status: StatusMessage | undefined;
-    let action: ChatActionLoop | undefined;
+    const { api, limits } = this.deps;
+    let admission: Admission;
+    let status: StatusMessage;
     const cancelButton = cancelKeyboard(token);
     try {
-      if (this.active.closing) throw new AnimefyError('SHUTTING_DOWN');
-      const rate = this.deps.rateLimiter.take(rateKey);
-      if (!rate.ok) throw new AnimefyError('RATE_LIMITED', { wait: formatWait(rate.retryAfterMs) });
-
-      status = await this.openStatus(spec, '📥 Getting your file…', cancelButton);
-      let input: Buffer;
-      try {
-        input = await downloadFile(spec.media, {
-          api,
-          apiRoot: this.deps.apiRoot,
-          token: this.deps.token,
-          maxBytes: limits.downloadBytes,
-          signal: controller.signal,
-        });
-      } catch (err) {
-        this.deps.rateLimiter.refund(rateKey, rate.at);
-        throw err;
-      }
-      if (controller.signal.aborted) throw new AnimefyError('CANCELLED');
-      const kind = detectMediaKind(input) ?? declaredKind(spec.media);
-
-      let handle: JobHandle;
-      try {
-        handle = await this.deps.queue.submit({
-          input,
-          kind,
-          options: {
-            style: spec.style,
-            mode: spec.mode,
-            upscale: spec.upscale,
-            faces: spec.faces,
-            quality: 'fast',
-            format: requestedFormat(spec.media, kind),
-            maxBytes: limits.uploadBytes,
-          },
-          requester: { platform: 'telegram', userId: String(spec.requester.id) },
-        });
-      } catch (err) {
-        this.deps.rateLimiter.refund(rateKey, rate.at);
-        throw err;
-      }
-      job.handle = handle;
-      if (controller.signal.aborted) await handle.cancel();
-
-      const shown = status;
-      action = new ChatActionLoop(api, spec.chatId, chatActionFor(kind));
-      const loop = action;
-      const onRunning = () => {
-        shown.update(STARTING_TEXT, cancelButton);
-        loop.start();
-      };
-      if (handle.state === 'queued') shown.update(queuedText(handle.position || 1), cancelButton);
-      else if (handle.state === 'running') onRunning(); // it started before these listeners were attached
-      handle.on('position', (position) => shown.update(queuedText(position), cancelButton));
-      handle.on('running', onRunning);
-      handle.on('progress', (event) => shown.update(progressText(event), cancelButton));
-
-      const result = await handle.result;
-      action.stop();
-      log.info(
-        { chatId: spec.chatId, kind: result.kind, style: spec.style, mode: spec.mode, bytes: result.data.byteLength, ms: result.timings.total },
-        'job done',
-      );
-      await this.sendResult(spec, result);
-      await status.remove();
+      admission = this.flow.admit(String(spec.requester.id));
     } catch (err) {
-      action?.stop();
-      const text = this.failureText(err, job, spec);
-      if (status) await status.finish(text);
-      else await api.sendMessage(spec.chatId, text, replyTo(spec.sourceMessageId));
+      await api.sendMessage(spec.chatId, warningText(err), replyTo(spec.sourceMessageId));
+      return;
     }
-  }
-
-  private failureText(err: unknown, job: ActiveJob, spec: JobSpec): string {
-    if (isAnimefyError(err)) {
-      if (err.code === 'CANCELLED') return job.stopping ? `⚠️ ${userMessage(new AnimefyError('SHUTTING_DOWN'))}` : '✖ Cancelled.';
-      if (err.code === 'DOWNLOAD_FAILED') this.deps.log.warn({ cause: String(err.cause), chatId: spec.chatId }, 'download failed');
-      return `⚠️ ${err.message}`;
+    try {
+      status = await this.openStatus(spec, '📥 Getting your file…', cancelButton);
+    } catch (err) {
+      admission.refund();
+      throw err;
     }
-    this.deps.log.error({ err: describeApiError(err), chatId: spec.chatId }, 'job failed');
-    return `⚠️ ${userMessage(err)}`;
+    let kind = declaredKind(spec.media);
+    let action: ChatActionLoop | undefined;
+    await this.flow.execute(job, admission, {
+      download: (signal) => downloadFile(spec.media, { api, apiRoot: this.deps.apiRoot, token: this.deps.token, maxBytes: limits.downloadBytes, signal }),
+      declaredKind: kind,
+      options: (sniffed) => {
+        kind = sniffed;
+        return {
+          style: spec.style,
+          mode: spec.mode,
+          upscale: spec.upscale,
+          faces: spec.faces,
+          quality: 'fast',
+          format: requestedFormat(spec.media, sniffed),
+          maxBytes: limits.uploadBytes,
+        };
+      },
+      surface: {
+        status: (text) => status.update(text, cancelButton),
+        running: () => {
+          action ??= new ChatActionLoop(api, spec.chatId, chatActionFor(kind));
+          action.start();
+        },
+        deliver: async (result) => {
+          action?.stop();
+          await this.sendResult(spec, result);
+          await status.remove();
+        },
+        fail: async (text) => {
+          action?.stop();
+          await status.finish(text);
+        },
+      },
+      context: { chatId: spec.chatId },
+    });
   }
 
   private async openStatus(spec: JobSpec, text: string, markup: InlineKeyboardMarkup): Promise<StatusMessage> {
@@ -219,10 +182,14 @@ export class TelegramJobs {
       faces: spec.faces,
       onlyRequester: false,
     });
-    const canUpscale = result.kind === 'image' && spec.upscale === 1 && result.width * result.height * 4 <= limits.maxOutputPixels;
-    const reply_markup = resultKeyboard({ token, requesterId: spec.requester.id, canUpscale, otherFaces: offerFaceSwitch(spec.faces, result) });
+    const reply_markup = resultKeyboard({
+      token,
+      requesterId: spec.requester.id,
+      canUpscale: canUpscale(result, spec.upscale, limits.maxOutputPixels),
+      otherFaces: offerFaceSwitch(spec.faces, result),
+    });
     const caption = resultCaption({ style: spec.style, mode: spec.mode, upscale: spec.upscale, faces: spec.faces, notes: result.notes });
-    const file = () => new InputFile(result.data, `animefy-${spec.style}${EXTENSIONS[result.format] ?? ''}`);
+    const file = () => new InputFile(result.data, resultFileName(spec.style, result.format));
     const common = { ...replyTo(spec.sourceMessageId), reply_markup };
     const size = { width: result.width, height: result.height };
     const duration = result.media ? Math.max(1, Math.round(result.media.duration)) : undefined;
@@ -258,8 +225,6 @@ export class TelegramJobs {
     }
   }
 }
-
-const EXTENSIONS: Record<string, string> = { png: '.png', jpeg: '.jpg', webp: '.webp', gif: '.gif', mp4: '.mp4', webm: '.webm' };
 
 export function replyTo(messageId: number) {
   return { reply_parameters: { message_id: messageId, allow_sending_without_reply: true } };

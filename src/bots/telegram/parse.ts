@@ -5,7 +5,7 @@
  */
 import type { MessageEntity } from 'grammy/types';
 import { MODE_IDS, type FaceLook, type Mode, type UpscaleFactor } from '../../pipeline/modes.ts';
-import { STYLES } from '../../pipeline/styles.ts';
+import { findStyle } from '../../pipeline/styles.ts';
 
 export interface ParsedCommand {
   /** Lower-case command name without the slash. */
@@ -58,7 +58,7 @@ export function parseJobWords(text: string, botUsername?: string): JobWords {
     if (!word) continue;
     if (botUsername && word === `@${botUsername.toLowerCase()}`) continue;
     word = word.replace(/^(style|mode)[:=]/, '');
-    const style = STYLES.find((s) => s.id === word || s.label.toLowerCase() === word);
+    const style = findStyle(word);
     if (style && !words.style) {
       words.style = style.id;
       continue;

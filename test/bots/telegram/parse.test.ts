@@ -97,6 +97,7 @@ describe('parseJobWords', () => {
     expect(parseJobWords('SHINKAI').style).toBe('shinkai');
     expect(parseJobWords('Shin-chan').style).toBe('shinchan');
     expect(parseJobWords('shinchan').style).toBe('shinchan');
+    expect(parseJobWords('shin_chan').style).toBe('shinchan'); // as Discord and the CLI read it
     for (const style of STYLES) {
       expect(parseJobWords(style.id).style).toBe(style.id);
       expect(parseJobWords(style.label.toUpperCase()).style).toBe(style.id);
