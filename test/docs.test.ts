@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { README, renderReadme } from '../scripts/docs.ts';
 
@@ -12,5 +13,13 @@ describe('README', () => {
     const text = fs.readFileSync(README, 'utf8');
     expect(text).toContain('npm run demo');
     expect(text).toContain('npm test');
+  });
+
+  it('"Where to change what" names paths that exist', () => {
+    const text = fs.readFileSync(README, 'utf8');
+    const section = text.slice(text.indexOf('<!-- where-to-change:start -->'), text.indexOf('<!-- where-to-change:end -->'));
+    const paths = [...section.matchAll(/`([\w.-]+(?:\/[\w.-]+)+\/?|[\w-]+\.json)`/g)].map((m) => m[1]);
+    expect(paths.length).toBeGreaterThan(10);
+    for (const p of paths) expect(fs.existsSync(path.join(path.dirname(README), p)), p).toBe(true);
   });
 });
