@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_KEYS, ConfigError, parseConfig, REPO_ROOT } from '../src/config.ts';
+import { CONFIG_KEYS, CONFIG_SECTIONS, ConfigError, configDefaults, parseConfig, REPO_ROOT } from '../src/config.ts';
 
 describe('config', () => {
   it('starts with defaults from an empty environment', () => {
@@ -35,6 +36,22 @@ describe('config', () => {
   it('documents every setting in .env.example, and nothing that is not one', () => {
     const documented = [...fs.readFileSync(path.join(REPO_ROOT, '.env.example'), 'utf8').matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]);
     expect([...documented].sort()).toEqual([...CONFIG_KEYS].sort());
+  });
+
+  it('puts every setting in exactly one CONFIG_SECTIONS entry (the sections of .env.example)', () => {
+    const listed = CONFIG_SECTIONS.flatMap((section) => section.keys);
+    expect([...listed].sort()).toEqual([...CONFIG_KEYS].sort());
+    expect(new Set(listed).size).toBe(listed.length);
+    for (const section of CONFIG_SECTIONS) expect(section.keys.length, section.title).toBeGreaterThan(0);
+  });
+
+  it('shows in .env.example the defaults the schema uses (its uncommented values parse to the same config)', () => {
+    const values = parseDotenv(fs.readFileSync(path.join(REPO_ROOT, '.env.example'), 'utf8'));
+    expect(parseConfig(values)).toEqual(parseConfig({}));
+    const defaults = configDefaults();
+    expect(defaults.ANIMEFY_WORKING_SIZE).toBe(1280);
+    expect(defaults.ANIMEFY_MODELS_DIR).toBe('models');
+    expect('TELEGRAM_BOT_TOKEN' in defaults).toBe(false);
   });
 
   it('parses the queue settings and rejects a Redis URL that is not one', () => {
