@@ -4,8 +4,8 @@
  */
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../../src/config.ts';
-import { FakeDiscord } from './fake-discord.ts';
+import { REPO_ROOT } from '../../src/config.ts';
+import { FakeDiscord } from '../bots/discord/fake-discord.ts';
 
 let fake: FakeDiscord;
 

@@ -20,10 +20,11 @@ import { AnimefyError, formatBytes, isAnimefyError } from '../../errors.ts';
 import { DEFAULT_FACE_LOOK, DEFAULT_MODE, otherFaceLook, parseMode, type Mode } from '../../pipeline/modes.ts';
 import type { JobQueue } from '../../queue/types.ts';
 import { DEFAULT_STYLE, findStyle, getStyle } from '../../pipeline/styles.ts';
-import { aboutText, stylesText } from '../about-text.ts';
 import type { ChatSettingsStore } from '../chat-settings.ts';
 import { RateLimiter } from '../rate-limit.ts';
 import { ReferenceStore } from '../references.ts';
+import { INFO_COMMANDS } from '../commands/index.ts';
+import { commandLines, type InfoCommand } from '../commands/info-command.ts';
 import { REFERENCE_TTL_MS, requesterOnly, warningText } from '../job-flow.ts';
 import { COMMAND_NAMES } from './commands.ts';
 import { decodeAction, styleMenu } from './components.ts';
@@ -53,9 +54,11 @@ export interface DiscordBot {
 
 
 /** How to use the bot here, with the real limits. */
-export function usageText(limits: DiscordLimits): string {
+export function usageText(limits: Pick<DiscordLimits, 'inputBytes' | 'maxClipSeconds'>, info: readonly InfoCommand[] = INFO_COMMANDS): string {
   return [
-    'Use `/animefy image:` with a photo, GIF or short video (pick a style, a mode, ×2 upscale, or a private reply), or right-click a message → Apps → Animefy.',
+    'Use `/animefy image:` with a photo, GIF or short video (pick a style, a mode, ×2 upscale, kept faces, or a private reply), or right-click a message → Apps → Animefy.',
+    '/style: set the default style here',
+    ...commandLines(info),
     `Limits: files up to ${formatBytes(limits.inputBytes)}; GIFs and videos up to ${limits.maxClipSeconds} s.`,
   ].join('\n');
 }
@@ -112,16 +115,13 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
     switch (interaction.commandName) {
       case COMMAND_NAMES.animefy:
         return onAnimefy(interaction);
-      case COMMAND_NAMES.styles:
-        await interaction.reply(ephemeral(`${stylesText()}\n\nUse one with \`/animefy style:\`, or right-click a message → Apps → Animefy to use this server's default (\`/style\` sets it).`));
-        return;
-      case COMMAND_NAMES.about:
-        await interaction.reply(ephemeral(`${usageText(options.limits)}\n\n${aboutText()}`));
-        return;
       case COMMAND_NAMES.style:
         return onSetStyle(interaction);
-      default:
-        await interaction.reply(ephemeral("I don't know that command any more. It may take a moment for Discord to update the list."));
+      default: {
+        const info = INFO_COMMANDS.find((c) => c.name === interaction.commandName);
+        const text = info?.reply({ platform: 'discord', usage: usageText(options.limits) });
+        await interaction.reply(ephemeral(text ?? "I don't know that command any more. It may take a moment for Discord to update the list."));
+      }
     }
   }
 

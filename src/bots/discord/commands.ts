@@ -17,12 +17,12 @@ import {
 } from 'discord.js';
 import { MODES } from '../../pipeline/modes.ts';
 import { STYLES } from '../../pipeline/styles.ts';
+import { INFO_COMMANDS } from '../commands/index.ts';
+import type { InfoCommand } from '../commands/info-command.ts';
 
 export const COMMAND_NAMES = {
   animefy: 'animefy',
-  styles: 'styles',
   style: 'style',
-  about: 'about',
   /** The message context-menu entry (a display name: capitals and spaces allowed). */
   menu: 'Animefy',
 } as const;
@@ -33,7 +33,8 @@ const INSTALLS = [ApplicationIntegrationType.GuildInstall, ApplicationIntegratio
 // No "(default)" mark: a server's own default (/style) may be another style.
 const styleChoices = () => STYLES.map((s) => ({ name: `${s.emoji} ${s.label}`, value: s.id }));
 
-export function commandDefinitions(): RESTPostAPIApplicationCommandsJSONBody[] {
+/** Every command: /animefy, the shared text commands (src/bots/commands/), /style, the message menu. */
+export function commandDefinitions(info: readonly InfoCommand[] = INFO_COMMANDS): RESTPostAPIApplicationCommandsJSONBody[] {
   const animefy = new SlashCommandBuilder()
     .setName(COMMAND_NAMES.animefy)
     .setDescription('Turn a photo, GIF or short video into anime')
@@ -56,11 +57,9 @@ export function commandDefinitions(): RESTPostAPIApplicationCommandsJSONBody[] {
     .addBooleanOption((o) => o.setName('keep_faces').setDescription('Faces keep their likeness instead of becoming anime faces'))
     .addBooleanOption((o) => o.setName('private').setDescription('Only you see the result'));
 
-  const styles = new SlashCommandBuilder()
-    .setName(COMMAND_NAMES.styles)
-    .setDescription('List the styles')
-    .setContexts(EVERYWHERE)
-    .setIntegrationTypes(INSTALLS);
+  const text = info.map((c) =>
+    new SlashCommandBuilder().setName(c.name).setDescription(c.description).setContexts(EVERYWHERE).setIntegrationTypes(INSTALLS),
+  );
 
   const style = new SlashCommandBuilder()
     .setName(COMMAND_NAMES.style)
@@ -76,19 +75,13 @@ export function commandDefinitions(): RESTPostAPIApplicationCommandsJSONBody[] {
         .addChoices(...styleChoices()),
     );
 
-  const about = new SlashCommandBuilder()
-    .setName(COMMAND_NAMES.about)
-    .setDescription('What I do, privacy and model licences')
-    .setContexts(EVERYWHERE)
-    .setIntegrationTypes(INSTALLS);
-
   const menu = new ContextMenuCommandBuilder()
     .setName(COMMAND_NAMES.menu)
     .setType(ApplicationCommandType.Message)
     .setContexts(EVERYWHERE)
     .setIntegrationTypes(INSTALLS);
 
-  return [animefy.toJSON(), styles.toJSON(), style.toJSON(), about.toJSON(), menu.toJSON()];
+  return [animefy.toJSON(), ...text.map((t) => t.toJSON()), style.toJSON(), menu.toJSON()];
 }
 
 /** Overwrites the application's commands (globally, or in one server) with ours. */

@@ -14,11 +14,12 @@ import { findStyle, getStyle, STYLE_IDS } from '../../pipeline/styles.ts';
 import type { ChatSettingsStore } from '../chat-settings.ts';
 import { RateLimiter } from '../rate-limit.ts';
 import { ReferenceStore } from '../references.ts';
+import { INFO_COMMANDS } from '../commands/index.ts';
 import { REFERENCE_TTL_MS, requesterOnly, warningText } from '../job-flow.ts';
 import { checkDeclaredSize } from './download.ts';
 import { decodeCallback, defaultStyleKeyboard, styleKeyboard, type CallbackAction } from './keyboards.ts';
 import { findMedia, type MediaRef } from './media.ts';
-import { aboutText, defaultStyleSet, helpText, NO_MEDIA_TEXT, pickStyleText, stylesHelp } from './messages.ts';
+import { defaultStyleSet, helpText, NO_MEDIA_TEXT, pickStyleText } from './messages.ts';
 import { mentionsBot, parseCommand, parseJobWords } from './parse.ts';
 import { replyTo, TelegramJobs, type JobReference, type TelegramLimits } from './jobs.ts';
 import { ChatPacer } from './status-message.ts';
@@ -42,8 +43,6 @@ export interface TelegramBot {
   bot: Bot;
   jobs: TelegramJobs;
 }
-
-/** How long the buttons under a result (and a style keyboard) remember their file. */
 
 export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
   const { log } = options;
@@ -79,7 +78,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
   guarded.on('callback_query:data', (ctx) => onButton(ctx, decodeCallback(ctx.callbackQuery.data)));
   guarded.on('message', onMessage);
 
-  /** /start, /help, /about, /styles, /style (in groups only when meant for this bot). */
+  /** /start, /help, /style and the shared text commands (in groups only when meant for this bot). */
   function commands(): Composer<Context> {
     const composer = new Composer<Context>();
     composer.on(['message:text', 'message:caption'], async (ctx, next) => {
@@ -93,21 +92,16 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
           if (!isText) return next();
           await ctx.reply(helpText(ctx.me.username, options.limits), replyTo(message.message_id));
           return;
-        case 'about':
-        case 'privacy':
-          if (!isText) return next();
-          await ctx.reply(aboutText(), replyTo(message.message_id));
-          return;
-        case 'styles':
-          if (!isText) return next();
-          await ctx.reply(stylesHelp(), replyTo(message.message_id));
-          return;
         case 'style':
           if (!isText) return next();
           await setDefaultStyle(ctx, message, command.args);
           return;
-        default:
-          return next();
+        default: {
+          const info = INFO_COMMANDS.find((c) => c.name === command.name || c.aliases?.includes(command.name));
+          if (!info || !isText) return next();
+          await ctx.reply(info.reply({ platform: 'telegram' }), replyTo(message.message_id));
+          return;
+        }
       }
     });
     return composer;

@@ -13,7 +13,7 @@ import type { JobQueue } from '../../queue/types.ts';
 import type { ChatSettingsStore } from '../chat-settings.ts';
 import { createTelegramBot, type TelegramBot } from './bot.ts';
 import type { TelegramLimits } from './jobs.ts';
-import { COMMANDS } from './messages.ts';
+import { telegramCommands } from './messages.ts';
 import { describeApiError } from './api-error.ts';
 
 const OFFICIAL_API_HOST = 'api.telegram.org';
@@ -67,7 +67,7 @@ export async function startTelegramBot(config: Config, queue: JobQueue, settings
     }
     throw new Error(`Could not reach the Telegram Bot API at ${config.TELEGRAM_API_ROOT}: ${describeApiError(err)}`);
   }
-  await bot.api.setMyCommands([...COMMANDS]).catch((err) => log.warn({ err: describeApiError(err) }, 'could not set the command menu'));
+  await bot.api.setMyCommands(telegramCommands()).catch((err) => log.warn({ err: describeApiError(err) }, 'could not set the command menu'));
 
   const graceMs = config.ANIMEFY_SHUTDOWN_GRACE_S * 1000;
   if (config.TELEGRAM_WEBHOOK_URL) {
