@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startBots } from '../src/app/bot.ts';
 import { getConfig, parseConfig } from '../src/config.ts';
-import { FakeDiscord, type FakeInteraction } from '../test/bots/discord/fake-discord.ts';
+import { FakeDiscord, type FakeInteraction } from '../test/fakes/fake-discord.ts';
 import { botBenchInputs, median, percentile, printTable, processMonitor, round1, type BenchSection } from './report.ts';
 
 const ACK_TARGET_MS = 1000;

@@ -10,8 +10,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBots } from '../../src/app/bot.ts';
 import { parseConfig, REPO_ROOT } from '../../src/config.ts';
-import { FakeDiscord } from '../bots/discord/fake-discord.ts';
-import { FakeTelegram, type FakeChat, type FakeUser } from '../bots/telegram/fake-telegram.ts';
+import { FakeDiscord } from '../fakes/fake-discord.ts';
+import { FakeTelegram, type FakeChat, type FakeUser } from '../fakes/fake-telegram.ts';
 
 const alice: FakeUser = { id: 1001, first_name: 'Alice' };
 const dm: FakeChat = { id: 1001, type: 'private', first_name: 'Alice' };

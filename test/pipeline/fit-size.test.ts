@@ -18,7 +18,7 @@ import type { JobRequest } from '../../src/queue/types.ts';
 import { validateRequest } from '../../src/queue/validate.ts';
 import { rejection } from '../helpers/errors.ts';
 import { config, fixture, fixturePath, sharedAnimefier } from '../helpers/fixtures.ts';
-import { hasEncoder, makeMedia, paths } from './media/make-media.ts';
+import { hasEncoder, makeMedia, paths } from '../helpers/make-media.ts';
 
 const KB = 1024;
 let tempRoot: string;

@@ -17,8 +17,8 @@ import { AnimefyError, ERROR_MESSAGES } from '../../../src/errors.ts';
 import { probeMedia } from '../../../src/pipeline/media/probe.ts';
 import { STYLE_IDS } from '../../../src/pipeline/styles.ts';
 import { fixture, fixturePath } from '../../helpers/fixtures.ts';
-import { makeMedia, paths, scratchDir } from '../../pipeline/media/make-media.ts';
-import { FakeDiscord, type FakeInteraction, type FakeMessage, type FakeUserObject } from './fake-discord.ts';
+import { makeMedia, paths, scratchDir } from '../../helpers/make-media.ts';
+import { FakeDiscord, type FakeInteraction, type FakeMessage, type FakeUserObject } from '../../fakes/fake-discord.ts';
 
 const EPHEMERAL = 64;
 const JOB_TIMEOUT = 120_000;

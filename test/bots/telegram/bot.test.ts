@@ -14,8 +14,8 @@ import { ERROR_MESSAGES } from '../../../src/errors.ts';
 import { probeMedia } from '../../../src/pipeline/media/probe.ts';
 import { STYLES } from '../../../src/pipeline/styles.ts';
 import { fixture, fixturePath } from '../../helpers/fixtures.ts';
-import { makeMedia, paths, scratchDir } from '../../pipeline/media/make-media.ts';
-import { FakeTelegram, type FakeChat, type FakeUser, type RecordedCall } from './fake-telegram.ts';
+import { makeMedia, paths, scratchDir } from '../../helpers/make-media.ts';
+import { FakeTelegram, type FakeChat, type FakeUser, type RecordedCall } from '../../fakes/fake-telegram.ts';
 
 const alice: FakeUser = { id: 1001, first_name: 'Alice', username: 'alice' };
 const bob: FakeUser = { id: 1002, first_name: 'Bob', username: 'bob' };

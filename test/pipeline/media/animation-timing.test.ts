@@ -10,7 +10,7 @@ import { AnimefyError } from '../../../src/errors.ts';
 import { readGifTiming, readWebpTiming, writeGifTiming } from '../../../src/pipeline/media/animation-timing.ts';
 import { probeMedia } from '../../../src/pipeline/media/probe.ts';
 import { fixture } from '../../helpers/fixtures.ts';
-import { makeMedia, paths, scratchDir, tinyGif } from './make-media.ts';
+import { makeMedia, paths, scratchDir, tinyGif } from '../../helpers/make-media.ts';
 
 function codeOf(f: () => unknown): string | undefined {
   try {

@@ -16,7 +16,7 @@ import {
   runFfmpeg,
   spawnFfmpeg,
 } from '../../../src/pipeline/media/ffmpeg.ts';
-import { paths, scratchDir } from './make-media.ts';
+import { paths, scratchDir } from '../../helpers/make-media.ts';
 
 const execFileAsync = promisify(execFile);
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');

@@ -11,7 +11,7 @@ import { spawnFfmpeg } from '../../../src/pipeline/media/ffmpeg.ts';
 import { decodeArgs, flattenOnWhite, readRawFrames } from '../../../src/pipeline/media/frames.ts';
 import { workingSize } from '../../../src/pipeline/media/source.ts';
 import { rateForDelays } from '../../../src/pipeline/media/timing.ts';
-import { paths, scratchDir } from './make-media.ts';
+import { paths, scratchDir } from '../../helpers/make-media.ts';
 
 let dir: string;
 beforeAll(async () => {

@@ -15,7 +15,7 @@ import { readGifTiming, readWebpTiming, writeGifTiming } from '../../../src/pipe
 import { liveFfmpegProcesses } from '../../../src/pipeline/media/ffmpeg.ts';
 import { rejection } from '../../helpers/errors.ts';
 import { config, fixture, fixturePath, sharedAnimefier } from '../../helpers/fixtures.ts';
-import { tinyGif } from './make-media.ts';
+import { tinyGif } from '../../helpers/make-media.ts';
 
 const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'animefy-media-test-'));
 const jobTemp = path.join(tempRoot, 'jobs');

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnimefyError } from '../../../src/errors.ts';
 import { mediaInfoFromProbe, probeMedia, type FfprobeStream } from '../../../src/pipeline/media/probe.ts';
 import { fixturePath } from '../../helpers/fixtures.ts';
-import { hasEncoder, makeMedia, makeMp4, paths, scratchDir } from './make-media.ts';
+import { hasEncoder, makeMedia, makeMp4, paths, scratchDir } from '../../helpers/make-media.ts';
 
 async function errorCode(work: Promise<unknown>): Promise<string> {
   try {

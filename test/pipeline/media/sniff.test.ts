@@ -6,7 +6,7 @@ import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectMediaKind, looksLikeIsoBmff } from '../../../src/pipeline/media/sniff.ts';
 import { fixture } from '../../helpers/fixtures.ts';
-import { hasEncoder, makeMedia, makeMp4, scratchDir } from './make-media.ts';
+import { hasEncoder, makeMedia, makeMp4, scratchDir } from '../../helpers/make-media.ts';
 
 /** The WebM case is skipped (and reported as skipped) on an ffmpeg built without libvpx-vp9. */
 const HAS_VP9 = await hasEncoder('libvpx-vp9');
