@@ -12,8 +12,8 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startBots } from '../src/app/bot.ts';
-import { getConfig, parseConfig } from '../src/config.ts';
+import { startBots } from '#src/app/bot.ts';
+import { getConfig, parseConfig } from '#src/config.ts';
 import { FakeDiscord, type FakeInteraction } from '../test/fakes/fake-discord.ts';
 import { botBenchInputs, median, percentile, printTable, processMonitor, round1, type BenchSection } from './report.ts';
 

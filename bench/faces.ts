@@ -8,9 +8,9 @@
  * from the fixtures by test/helpers/face-metrics.ts, as in the tests.
  */
 import sharp from 'sharp';
-import { getConfig } from '../src/config.ts';
-import { ImagePipeline } from '../src/pipeline/image-pipeline.ts';
-import type { AnimefyRequest } from '../src/pipeline/types.ts';
+import { getConfig } from '#src/config.ts';
+import { ImagePipeline } from '#src/pipeline/image-pipeline.ts';
+import type { AnimefyRequest } from '#src/pipeline/types.ts';
 import { checkFaces, decodeRgb, DERIVED_GROUPS, faceToNeckDeltaE } from '../test/helpers/face-metrics.ts';
 import { fixture } from '../test/helpers/fixtures.ts';
 import { median, printTable, round1, type BenchSection } from './report.ts';

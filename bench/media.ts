@@ -10,10 +10,10 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { getConfig } from '../src/config.ts';
-import { ImagePipeline } from '../src/pipeline/image-pipeline.ts';
-import type { MediaFormat } from '../src/pipeline/media/frames.ts';
-import { MediaPipeline, type MediaRequest } from '../src/pipeline/media/media-pipeline.ts';
+import { getConfig } from '#src/config.ts';
+import { ImagePipeline } from '#src/pipeline/image-pipeline.ts';
+import type { MediaFormat } from '#src/pipeline/media/frames.ts';
+import { MediaPipeline, type MediaRequest } from '#src/pipeline/media/media-pipeline.ts';
 import { median, printTable, type BenchSection } from './report.ts';
 
 interface Case {

@@ -9,10 +9,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { getConfig } from '../src/config.ts';
-import { ImagePipeline } from '../src/pipeline/image-pipeline.ts';
-import type { Mode, UpscaleFactor } from '../src/pipeline/modes.ts';
-import type { AnimefyRequest } from '../src/pipeline/types.ts';
+import { getConfig } from '#src/config.ts';
+import { ImagePipeline } from '#src/pipeline/image-pipeline.ts';
+import type { Mode, UpscaleFactor } from '#src/pipeline/modes.ts';
+import type { AnimefyRequest } from '#src/pipeline/types.ts';
 import { median, printTable, type BenchSection } from './report.ts';
 
 interface Case {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_KEYS, CONFIG_SECTIONS, ConfigError, configDefaults, parseConfig, REPO_ROOT } from '../src/config.ts';
+import { CONFIG_KEYS, CONFIG_SECTIONS, ConfigError, configDefaults, parseConfig, REPO_ROOT } from '#src/config.ts';
 
 describe('config', () => {
   it('starts with defaults from an empty environment', () => {

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_KEYS, parseConfig, REPO_ROOT } from '../src/config.ts';
+import { CONFIG_KEYS, parseConfig, REPO_ROOT } from '#src/config.ts';
 
 const read = (rel: string) => fs.readFileSync(path.join(REPO_ROOT, rel), 'utf8');
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_SOURCE, configDocs, ENV_EXAMPLE, README, renderEnvExample, renderReadme, sectionProblems } from '../scripts/docs.ts';
-import { CONFIG_KEYS, CONFIG_SECTIONS } from '../src/config.ts';
+import { CONFIG_KEYS, CONFIG_SECTIONS } from '#src/config.ts';
 
 describe('README', () => {
   it('shows the style and mode tables exactly as the registry generates them (run `npm run docs`)', () => {

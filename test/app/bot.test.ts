@@ -8,8 +8,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBots } from '../../src/app/bot.ts';
-import { parseConfig, REPO_ROOT } from '../../src/config.ts';
+import { startBots } from '#src/app/bot.ts';
+import { parseConfig, REPO_ROOT } from '#src/config.ts';
 import { FakeDiscord } from '../fakes/fake-discord.ts';
 import { FakeTelegram, type FakeChat, type FakeUser } from '../fakes/fake-telegram.ts';
 

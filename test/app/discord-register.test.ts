@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../src/config.ts';
+import { REPO_ROOT } from '#src/config.ts';
 import { FakeDiscord } from '../fakes/fake-discord.ts';
 
 let fake: FakeDiscord;

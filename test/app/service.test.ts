@@ -4,9 +4,9 @@
  */
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config.ts';
-import { AnimefyError } from '../../src/errors.ts';
-import { startQueueService, type QueueService } from '../../src/app/service.ts';
+import { parseConfig } from '#src/config.ts';
+import { AnimefyError } from '#src/errors.ts';
+import { startQueueService, type QueueService } from '#src/app/service.ts';
 import { fixture } from '../helpers/fixtures.ts';
 
 let service: QueueService | undefined;

@@ -3,7 +3,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ChatSettingsStore } from '../../src/bots/chat-settings.ts';
+import { ChatSettingsStore } from '#src/bots/chat-settings.ts';
 
 const FILE = 'chat-settings.json';
 let dir: string;

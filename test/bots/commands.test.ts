@@ -3,11 +3,11 @@
  * Discord's registered commands and its usage text (/about).
  */
 import { describe, expect, it } from 'vitest';
-import { INFO_COMMANDS } from '../../src/bots/commands/index.ts';
-import { COMMAND_NAME } from '../../src/bots/commands/info-command.ts';
-import { usageText } from '../../src/bots/discord/bot.ts';
-import { commandDefinitions } from '../../src/bots/discord/commands.ts';
-import { helpText, telegramCommands } from '../../src/bots/telegram/messages.ts';
+import { INFO_COMMANDS } from '#src/bots/commands/index.ts';
+import { COMMAND_NAME } from '#src/bots/commands/info-command.ts';
+import { usageText } from '#src/bots/discord/bot.ts';
+import { commandDefinitions } from '#src/bots/discord/commands.ts';
+import { helpText, telegramCommands } from '#src/bots/telegram/messages.ts';
 import { ping } from './ping-command.ts';
 
 const limits = { inputBytes: 25 * 2 ** 20, downloadBytes: 20 * 2 ** 20, maxClipSeconds: 15 };

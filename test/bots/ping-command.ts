@@ -1,5 +1,5 @@
 /** A command as a contributor would add one: this file, plus a line in INFO_COMMANDS. */
-import type { InfoCommand } from '../../src/bots/commands/info-command.ts';
+import type { InfoCommand } from '#src/bots/commands/info-command.ts';
 
 export const ping: InfoCommand = {
   name: 'ping',

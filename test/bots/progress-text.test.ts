@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { progressBar, progressText, queuedText, STAGE_LABELS, STARTING_TEXT } from '../../src/bots/progress-text.ts';
+import { progressBar, progressText, queuedText, STAGE_LABELS, STARTING_TEXT } from '#src/bots/progress-text.ts';
 
 describe('queuedText', () => {
   it('says "next" for position 1 (and below) and the position otherwise', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatWait, RateLimiter } from '../../src/bots/rate-limit.ts';
+import { formatWait, RateLimiter } from '#src/bots/rate-limit.ts';
 
 function clocked(limit: number, windowMs: number) {
   const clock = { t: 1_000_000 };

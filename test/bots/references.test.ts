@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ReferenceStore } from '../../src/bots/references.ts';
+import { ReferenceStore } from '#src/bots/references.ts';
 
 function clocked<T>(ttlMs: number, maxEntries?: number) {
   const clock = { t: 5_000 };

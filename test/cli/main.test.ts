@@ -7,8 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../src/config.ts';
-import { STYLES } from '../../src/pipeline/styles.ts';
+import { REPO_ROOT } from '#src/config.ts';
+import { STYLES } from '#src/pipeline/styles.ts';
 import { fixturePath } from '../helpers/fixtures.ts';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'animefy.mjs');

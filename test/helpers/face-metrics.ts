@@ -10,8 +10,8 @@
  * in shadow, a small face with glasses in warm indoor light.
  */
 import sharp from 'sharp';
-import type { FaceBox } from '../../src/pipeline/stylize-faces.ts';
-import { deltaE, rgbToLab } from '../../src/pipeline/color.ts';
+import type { FaceBox } from '#src/pipeline/stylize-faces.ts';
+import { deltaE, rgbToLab } from '#src/pipeline/color.ts';
 import { fixture } from './fixtures.ts';
 
 export interface Rgb {

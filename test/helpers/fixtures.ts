@@ -5,10 +5,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { getConfig } from '../../src/config.ts';
-import { ModelRuntime } from '../../src/models/runtime.ts';
-import { ImagePipeline } from '../../src/pipeline/image-pipeline.ts';
-import type { Image } from '../../src/pipeline/image.ts';
+import { getConfig } from '#src/config.ts';
+import { ModelRuntime } from '#src/models/runtime.ts';
+import { ImagePipeline } from '#src/pipeline/image-pipeline.ts';
+import type { Image } from '#src/pipeline/image.ts';
 
 export const config = getConfig();
 export const FIXTURES_DIR = config.ANIMEFY_FIXTURES_DIR;

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createMetrics, DURATION_BUCKETS } from '../../src/metrics/metrics.ts';
-import { startMetricsServer, type HealthReport, type MetricsServer } from '../../src/metrics/server.ts';
-import type { QueueStats } from '../../src/queue/types.ts';
+import { createMetrics, DURATION_BUCKETS } from '#src/metrics/metrics.ts';
+import { startMetricsServer, type HealthReport, type MetricsServer } from '#src/metrics/server.ts';
+import type { QueueStats } from '#src/queue/types.ts';
 
 const servers: MetricsServer[] = [];
 

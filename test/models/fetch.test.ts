@@ -6,12 +6,12 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../../src/config.ts';
-import { AnimefyError } from '../../src/errors.ts';
-import { ensureModels, type EnsureModelsOptions } from '../../src/models/ensure.ts';
-import { COMMITTED_MANIFEST, loadManifest, type Manifest } from '../../src/models/manifest.ts';
-import { readTar } from '../../src/models/tar.ts';
-import { verifyModelFile } from '../../src/models/verify.ts';
+import { REPO_ROOT } from '#src/config.ts';
+import { AnimefyError } from '#src/errors.ts';
+import { ensureModels, type EnsureModelsOptions } from '#src/models/ensure.ts';
+import { COMMITTED_MANIFEST, loadManifest, type Manifest } from '#src/models/manifest.ts';
+import { readTar } from '#src/models/tar.ts';
+import { verifyModelFile } from '#src/models/verify.ts';
 
 // ---------------------------------------------------------------------------------------------------
 // Helpers: temp dirs, fake models, a local HTTP server

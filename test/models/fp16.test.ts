@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeFloat16, encodeFloat16, floatToHalfBits, halfBitsToFloat } from '../../src/models/fp16.ts';
+import { decodeFloat16, encodeFloat16, floatToHalfBits, halfBitsToFloat } from '#src/models/fp16.ts';
 
 describe('float16 codec', () => {
   it('encodes known values to their IEEE-754 half bit patterns', () => {

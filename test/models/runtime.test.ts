@@ -2,10 +2,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AnimefyError } from '../../src/errors.ts';
-import { loadManifest } from '../../src/models/manifest.ts';
-import { ModelRuntime } from '../../src/models/runtime.ts';
-import { ImagePipeline, settingsFromConfig } from '../../src/pipeline/image-pipeline.ts';
+import { AnimefyError } from '#src/errors.ts';
+import { loadManifest } from '#src/models/manifest.ts';
+import { ModelRuntime } from '#src/models/runtime.ts';
+import { ImagePipeline, settingsFromConfig } from '#src/pipeline/image-pipeline.ts';
 import { config, fixture, meanAbsDiff, rawRgb } from '../helpers/fixtures.ts';
 
 const temps: string[] = [];

@@ -5,8 +5,8 @@
  */
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { animefyAny, mediaKindOf, type Pipelines } from '../../src/pipeline/animefy-any.ts';
-import { MediaPipeline } from '../../src/pipeline/media/media-pipeline.ts';
+import { animefyAny, mediaKindOf, type Pipelines } from '#src/pipeline/animefy-any.ts';
+import { MediaPipeline } from '#src/pipeline/media/media-pipeline.ts';
 import { rejection } from '../helpers/errors.ts';
 import { config, fixture, sharedAnimefier } from '../helpers/fixtures.ts';
 

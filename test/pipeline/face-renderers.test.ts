@@ -9,11 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { eyeContrast } from '../../src/pipeline/face-judge.ts';
-import { matchFaceTone, skinTone } from '../../src/pipeline/face-tone.ts';
-import type { Image } from '../../src/pipeline/image.ts';
-import { MediaPipeline, mediaSettingsFromConfig } from '../../src/pipeline/media/media-pipeline.ts';
-import type { AnimefyRequest } from '../../src/pipeline/types.ts';
+import { eyeContrast } from '#src/pipeline/face-judge.ts';
+import { matchFaceTone, skinTone } from '#src/pipeline/face-tone.ts';
+import type { Image } from '#src/pipeline/image.ts';
+import { MediaPipeline, mediaSettingsFromConfig } from '#src/pipeline/media/media-pipeline.ts';
+import type { AnimefyRequest } from '#src/pipeline/types.ts';
 import { checkFaces, decodeRgb, DERIVED_GROUPS, faceToNeckDeltaE } from '../helpers/face-metrics.ts';
 import { config, fixture, sharedAnimefier } from '../helpers/fixtures.ts';
 

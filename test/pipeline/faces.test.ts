@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeYunet, intersectionOverUnion, nonMaxSuppression, toYunetInput, type Face } from '../../src/pipeline/faces.ts';
+import { decodeYunet, intersectionOverUnion, nonMaxSuppression, toYunetInput, type Face } from '#src/pipeline/faces.ts';
 
 /** Empty YuNet heads for a padded input, with helpers to light up one cell. */
 function heads(width: number, height: number) {

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { dst1, dst1Rows, fft, ifft, isSmooth, nextSmoothSize } from '../../src/pipeline/fft.ts';
+import { dst1, dst1Rows, fft, ifft, isSmooth, nextSmoothSize } from '#src/pipeline/fft.ts';
 import { seededRandom } from '../helpers/random.ts';
 
 /** Deterministic pseudo-random values in [-1, 1). */

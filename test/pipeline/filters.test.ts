@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { boxBlur, detectEdges, gaussianBlur, smoothPreservingEdges } from '../../src/pipeline/filters.ts';
+import { boxBlur, detectEdges, gaussianBlur, smoothPreservingEdges } from '#src/pipeline/filters.ts';
 
 function naiveBoxBlur(src: Float32Array, w: number, h: number, r: number, ch: number): Float32Array {
   // Separable clamped-edge box mean, the slow obvious way.

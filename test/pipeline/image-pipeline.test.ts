@@ -3,14 +3,14 @@
  */
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AnimefyError } from '../../src/errors.ts';
-import { decodeImage } from '../../src/pipeline/decode.ts';
-import { detectFaces } from '../../src/pipeline/faces.ts';
-import { MODE_IDS } from '../../src/pipeline/modes.ts';
-import { segmentPerson } from '../../src/pipeline/person-mask.ts';
-import type { ProgressEvent } from '../../src/pipeline/progress.ts';
-import { STYLE_IDS } from '../../src/pipeline/styles.ts';
-import type { AnimefyRequest } from '../../src/pipeline/types.ts';
+import { AnimefyError } from '#src/errors.ts';
+import { decodeImage } from '#src/pipeline/decode.ts';
+import { detectFaces } from '#src/pipeline/faces.ts';
+import { MODE_IDS } from '#src/pipeline/modes.ts';
+import { segmentPerson } from '#src/pipeline/person-mask.ts';
+import type { ProgressEvent } from '#src/pipeline/progress.ts';
+import { STYLE_IDS } from '#src/pipeline/styles.ts';
+import type { AnimefyRequest } from '#src/pipeline/types.ts';
 import { fixture, meanAbsDiff, rawRgb, sharedAnimefier, sharedRuntime } from '../helpers/fixtures.ts';
 
 const animefier = sharedAnimefier();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { reflectIndex, reflectPad, resizeImage, roundUpTo, unpad } from '../../src/pipeline/image.ts';
+import { reflectIndex, reflectPad, resizeImage, roundUpTo, unpad } from '#src/pipeline/image.ts';
 import { synthetic } from '../helpers/fixtures.ts';
 
 describe('pad / unpad', () => {
@@ -50,7 +50,7 @@ describe('resize', () => {
 
 describe('lanczos resize', () => {
   it('keeps colours (a constant picture stays that colour) and reaches the asked size', async () => {
-    const { resizeImageLanczos } = await import('../../src/pipeline/image.ts');
+    const { resizeImageLanczos } = await import('#src/pipeline/image.ts');
     const flat = synthetic(40, 30, (_x, _y, c) => [200, 120, 40][c]);
     const big = await resizeImageLanczos(flat, 61, 47);
     expect([big.width, big.height]).toEqual([61, 47]);

@@ -1,8 +1,8 @@
 import { describe, it, expect } from 'vitest';
-import { fastCloneBox, seamlessClone } from '../../src/pipeline/poisson.ts';
-import { blendImages, clampRect, createImage, createMask } from '../../src/pipeline/image.ts';
-import type { Image, Mask, Rect } from '../../src/pipeline/image.ts';
-import { isSmooth } from '../../src/pipeline/fft.ts';
+import { fastCloneBox, seamlessClone } from '#src/pipeline/poisson.ts';
+import { blendImages, clampRect, createImage, createMask } from '#src/pipeline/image.ts';
+import type { Image, Mask, Rect } from '#src/pipeline/image.ts';
+import { isSmooth } from '#src/pipeline/fft.ts';
 import { seededRandom } from '../helpers/random.ts';
 
 type Fill = (x: number, y: number, c: number) => number;

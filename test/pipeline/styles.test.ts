@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { getConfig } from '../../src/config.ts';
-import { loadManifest } from '../../src/models/manifest.ts';
-import { DEFAULT_STYLE, STYLES, findStyle, getStyle, resolveStyle, styleModels } from '../../src/pipeline/styles.ts';
+import { getConfig } from '#src/config.ts';
+import { loadManifest } from '#src/models/manifest.ts';
+import { DEFAULT_STYLE, STYLES, findStyle, getStyle, resolveStyle, styleModels } from '#src/pipeline/styles.ts';
 
 const config = getConfig();
 const manifest = loadManifest(config.ANIMEFY_MODELS_DIR);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { boxBlur } from '../../src/pipeline/filters.ts';
-import type { Image } from '../../src/pipeline/image.ts';
-import { planAxis, planTiles, runTiled } from '../../src/pipeline/tiling.ts';
+import { boxBlur } from '#src/pipeline/filters.ts';
+import type { Image } from '#src/pipeline/image.ts';
+import { planAxis, planTiles, runTiled } from '#src/pipeline/tiling.ts';
 import { synthetic } from '../helpers/fixtures.ts';
 
 const smoothPhoto = synthetic(301, 217, (x, y, c) => 128 + 60 * Math.sin(x / 23 + c) * Math.cos(y / 17) + 0.2 * x - 0.1 * y);

@@ -4,9 +4,9 @@
  */
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EmbeddedQueue, type EmbeddedQueueOptions } from '../../src/queue/embedded.ts';
-import type { JobHandle, JobRequest } from '../../src/queue/types.ts';
-import { WorkerPool, workerPoolOptions, type WorkerPoolOptions } from '../../src/queue/worker-pool.ts';
+import { EmbeddedQueue, type EmbeddedQueueOptions } from '#src/queue/embedded.ts';
+import type { JobHandle, JobRequest } from '#src/queue/types.ts';
+import { WorkerPool, workerPoolOptions, type WorkerPoolOptions } from '#src/queue/worker-pool.ts';
 import { rejection } from '../helpers/errors.ts';
 import { config, fixture } from '../helpers/fixtures.ts';
 

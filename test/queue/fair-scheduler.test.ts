@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FairScheduler } from '../../src/queue/fair-scheduler.ts';
+import { FairScheduler } from '#src/queue/fair-scheduler.ts';
 
 interface Item {
   requester: string;

@@ -7,10 +7,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AnimefyError } from '../../src/errors.ts';
-import { EmbeddedQueue } from '../../src/queue/embedded.ts';
-import type { JobRequest, MediaKind } from '../../src/queue/types.ts';
-import { WorkerPool, workerPoolOptions } from '../../src/queue/worker-pool.ts';
+import { AnimefyError } from '#src/errors.ts';
+import { EmbeddedQueue } from '#src/queue/embedded.ts';
+import type { JobRequest, MediaKind } from '#src/queue/types.ts';
+import { WorkerPool, workerPoolOptions } from '#src/queue/worker-pool.ts';
 import { config, fixture } from '../helpers/fixtures.ts';
 
 const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'animefy-queue-media-'));

@@ -13,12 +13,12 @@ import net from 'node:net';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig, REPO_ROOT, type Config } from '../../src/config.ts';
-import { AnimefyError } from '../../src/errors.ts';
-import type { ProgressEvent } from '../../src/pipeline/progress.ts';
-import { fairPriority } from '../../src/queue/redis/admit.ts';
-import { RedisQueue } from '../../src/queue/redis/queue.ts';
-import type { JobHandle, JobRequest, JobResult } from '../../src/queue/types.ts';
+import { parseConfig, REPO_ROOT, type Config } from '#src/config.ts';
+import { AnimefyError } from '#src/errors.ts';
+import type { ProgressEvent } from '#src/pipeline/progress.ts';
+import { fairPriority } from '#src/queue/redis/admit.ts';
+import { RedisQueue } from '#src/queue/redis/queue.ts';
+import type { JobHandle, JobRequest, JobResult } from '#src/queue/types.ts';
 import { rejection } from '../helpers/errors.ts';
 import { fixture, sharedAnimefier } from '../helpers/fixtures.ts';
 

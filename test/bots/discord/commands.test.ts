@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ApplicationCommandOptionType, ApplicationCommandType } from 'discord.js';
-import { commandDefinitions, COMMAND_NAMES } from '../../../src/bots/discord/commands.ts';
-import { decodeAction, encodeAction, MAX_CUSTOM_ID, resultButtons, styleMenu } from '../../../src/bots/discord/components.ts';
-import { MODE_IDS } from '../../../src/pipeline/modes.ts';
-import { STYLE_IDS } from '../../../src/pipeline/styles.ts';
+import { commandDefinitions, COMMAND_NAMES } from '#src/bots/discord/commands.ts';
+import { decodeAction, encodeAction, MAX_CUSTOM_ID, resultButtons, styleMenu } from '#src/bots/discord/components.ts';
+import { MODE_IDS } from '#src/pipeline/modes.ts';
+import { STYLE_IDS } from '#src/pipeline/styles.ts';
 
 describe('Discord commands', () => {
   const commands = commandDefinitions();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { declaredKind, findMessageMedia, fromAttachment, isAllowedMediaUrl } from '../../../src/bots/discord/media.ts';
-import { parseConfig } from '../../../src/config.ts';
+import { declaredKind, findMessageMedia, fromAttachment, isAllowedMediaUrl } from '#src/bots/discord/media.ts';
+import { parseConfig } from '#src/config.ts';
 
 const DEFAULT_HOSTS = parseConfig({}).DISCORD_MEDIA_HOSTS;
 const attachment = (name: string, contentType: string | null, size = 1000) => ({ url: `https://cdn.discordapp.com/attachments/1/2/${name}`, name, contentType, size });

@@ -9,9 +9,9 @@ import {
   encodeCallback,
   resultKeyboard,
   styleKeyboard,
-} from '../../../src/bots/telegram/keyboards.ts';
-import { ReferenceStore } from '../../../src/bots/references.ts';
-import { STYLES } from '../../../src/pipeline/styles.ts';
+} from '#src/bots/telegram/keyboards.ts';
+import { ReferenceStore } from '#src/bots/references.ts';
+import { STYLES } from '#src/pipeline/styles.ts';
 
 const token = new ReferenceStore<number>(60_000).put(1);
 

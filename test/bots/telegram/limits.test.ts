@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { telegramLimits } from '../../../src/bots/telegram/start.ts';
-import { ConfigError, parseConfig } from '../../../src/config.ts';
+import { telegramLimits } from '#src/bots/telegram/start.ts';
+import { ConfigError, parseConfig } from '#src/config.ts';
 
 const MB = 1024 * 1024;
 const TOKEN = '123456:ABC-def_x';

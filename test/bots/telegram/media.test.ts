@@ -1,6 +1,6 @@
 import type { Message } from 'grammy/types';
 import { describe, expect, it } from 'vitest';
-import { AnimefyError } from '../../../src/errors.ts';
+import { AnimefyError } from '#src/errors.ts';
 import {
   chatActionFor,
   declaredKind,
@@ -10,8 +10,8 @@ import {
   PHOTO_MAX_BYTES,
   replyMethod,
   requestedFormat,
-} from '../../../src/bots/telegram/media.ts';
-import type { MediaKind } from '../../../src/queue/types.ts';
+} from '#src/bots/telegram/media.ts';
+import type { MediaKind } from '#src/queue/types.ts';
 
 function message(fields: Record<string, unknown>): Message {
   return { message_id: 1, date: 1_700_000_000, chat: { id: 10, type: 'private', first_name: 'A' }, ...fields } as unknown as Message;

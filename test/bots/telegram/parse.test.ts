@@ -1,7 +1,7 @@
 import type { MessageEntity } from 'grammy/types';
 import { describe, expect, it } from 'vitest';
-import { mentionsBot, parseCommand, parseJobWords } from '../../../src/bots/telegram/parse.ts';
-import { STYLES } from '../../../src/pipeline/styles.ts';
+import { mentionsBot, parseCommand, parseJobWords } from '#src/bots/telegram/parse.ts';
+import { STYLES } from '#src/pipeline/styles.ts';
 
 const BOT = 'animefy_test_bot';
 const ME = { id: 777, username: BOT };

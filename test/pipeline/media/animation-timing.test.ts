@@ -6,9 +6,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AnimefyError } from '../../../src/errors.ts';
-import { readGifTiming, readWebpTiming, writeGifTiming } from '../../../src/pipeline/media/animation-timing.ts';
-import { probeMedia } from '../../../src/pipeline/media/probe.ts';
+import { AnimefyError } from '#src/errors.ts';
+import { readGifTiming, readWebpTiming, writeGifTiming } from '#src/pipeline/media/animation-timing.ts';
+import { probeMedia } from '#src/pipeline/media/probe.ts';
 import { fixture } from '../../helpers/fixtures.ts';
 import { makeMedia, paths, scratchDir, tinyGif } from '../../helpers/make-media.ts';
 

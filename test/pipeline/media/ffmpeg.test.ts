@@ -8,14 +8,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AnimefyError } from '../../../src/errors.ts';
+import { AnimefyError } from '#src/errors.ts';
 import {
   FfmpegError,
   liveFfmpegProcesses,
   resolveFfmpegPaths,
   runFfmpeg,
   spawnFfmpeg,
-} from '../../../src/pipeline/media/ffmpeg.ts';
+} from '#src/pipeline/media/ffmpeg.ts';
 import { paths, scratchDir } from '../../helpers/make-media.ts';
 
 const execFileAsync = promisify(execFile);

@@ -7,10 +7,10 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnFfmpeg } from '../../../src/pipeline/media/ffmpeg.ts';
-import { decodeArgs, flattenOnWhite, readRawFrames } from '../../../src/pipeline/media/frames.ts';
-import { workingSize } from '../../../src/pipeline/media/source.ts';
-import { rateForDelays } from '../../../src/pipeline/media/timing.ts';
+import { spawnFfmpeg } from '#src/pipeline/media/ffmpeg.ts';
+import { decodeArgs, flattenOnWhite, readRawFrames } from '#src/pipeline/media/frames.ts';
+import { workingSize } from '#src/pipeline/media/source.ts';
+import { rateForDelays } from '#src/pipeline/media/timing.ts';
 import { paths, scratchDir } from '../../helpers/make-media.ts';
 
 let dir: string;

@@ -5,8 +5,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AnimefyError } from '../../../src/errors.ts';
-import { mediaInfoFromProbe, probeMedia, type FfprobeStream } from '../../../src/pipeline/media/probe.ts';
+import { AnimefyError } from '#src/errors.ts';
+import { mediaInfoFromProbe, probeMedia, type FfprobeStream } from '#src/pipeline/media/probe.ts';
 import { fixturePath } from '../../helpers/fixtures.ts';
 import { hasEncoder, makeMedia, makeMp4, paths, scratchDir } from '../../helpers/make-media.ts';
 

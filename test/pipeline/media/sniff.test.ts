@@ -4,7 +4,7 @@
 import fs from 'node:fs/promises';
 import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { detectMediaKind, looksLikeIsoBmff } from '../../../src/pipeline/media/sniff.ts';
+import { detectMediaKind, looksLikeIsoBmff } from '#src/pipeline/media/sniff.ts';
 import { fixture } from '../../helpers/fixtures.ts';
 import { hasEncoder, makeMedia, makeMp4, scratchDir } from '../../helpers/make-media.ts';
 

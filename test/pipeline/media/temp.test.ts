@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sweepStaleTempDirs, TEMP_PREFIX, withTempDir } from '../../../src/pipeline/media/temp.ts';
+import { sweepStaleTempDirs, TEMP_PREFIX, withTempDir } from '#src/pipeline/media/temp.ts';
 import { scratchDir } from '../../helpers/make-media.ts';
 
 let root: string;
