@@ -52,7 +52,6 @@ export interface DiscordBot {
   jobs: DiscordJobs;
 }
 
-
 /** How to use the bot here, with the real limits. */
 export function usageText(limits: Pick<DiscordLimits, 'inputBytes' | 'maxClipSeconds'>, info: readonly InfoCommand[] = INFO_COMMANDS): string {
   return [
