@@ -40,6 +40,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { closeServer } from './close-server.ts';
 
 // ---------------------------------------------------------------- public types
 
@@ -493,14 +494,7 @@ export class FakeDiscord {
     for (const session of this.sessions) session.ws.terminate();
     this.sessions.clear();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
-    await new Promise<void>((resolve) => {
-      const force = setTimeout(() => this.server.closeAllConnections(), 500);
-      this.server.close(() => {
-        clearTimeout(force);
-        resolve();
-      });
-      setImmediate(() => this.server.closeIdleConnections());
-    });
+    await closeServer(this.server);
   }
 
   // ---------------------------------------------------------------- gateway

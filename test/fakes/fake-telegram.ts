@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
+import { closeServer } from './close-server.ts';
 
 export interface RecordedCall {
   method: string;
@@ -348,14 +349,7 @@ export class FakeTelegram {
       waiter.reject(new Error(`FakeTelegram closed while waiting for ${waiter.methods.join('/')}`));
     }
     this.waiters.clear();
-    await new Promise<void>((resolve) => {
-      const force = setTimeout(() => this.server.closeAllConnections(), 500);
-      this.server.close(() => {
-        clearTimeout(force);
-        resolve();
-      });
-      setImmediate(() => this.server.closeIdleConnections());
-    });
+    await closeServer(this.server);
   }
 
   // ---------------------------------------------------------------- HTTP layer
