@@ -7,22 +7,12 @@
  * The derived groups (a crowd of 30 small faces, a group in shadow, glasses in warm light) are made
  * from the fixtures by test/helpers/face-metrics.ts, as in the tests.
  */
-import sharp from 'sharp';
 import { getConfig } from '#src/config.ts';
 import { ImagePipeline } from '#src/pipeline/image-pipeline.ts';
 import type { AnimefyRequest } from '#src/pipeline/types.ts';
-import { checkFaces, decodeRgb, DERIVED_GROUPS, faceToNeckDeltaE } from '../test/helpers/face-metrics.ts';
+import { checkFaces, decodeRgb, FACE_GROUPS, faceToNeckDeltaE } from '../test/helpers/face-metrics.ts';
 import { fixture } from '../test/helpers/fixtures.ts';
 import { median, printTable, round1, type BenchSection } from './report.ts';
-
-const GROUPS: { name: string; input: () => Promise<Buffer> }[] = [
-  { name: 'crowd, 30 small faces', input: DERIVED_GROUPS.crowd },
-  { name: 'office group in shadow', input: DERIVED_GROUPS.shadow },
-  { name: 'office group', input: async () => fixture('group_6faces.jpg') },
-  { name: 'Apollo crew', input: async () => fixture('group_3faces.jpg') },
-  { name: 'glasses, warm light, 110 px', input: DERIVED_GROUPS.warmGlasses },
-  { name: 'GIF frame, glasses, 3/4', input: () => sharp(fixture('face_clip.gif'), { page: 15 }).png().toBuffer() },
-];
 
 const PORTRAITS = ['portrait_frontal_2.jpg', 'portrait_glasses_1.jpg', 'portrait_facepaint_1.jpg', 'fullbody_grass_dog.jpg', 'portrait_frontal_1.jpg'];
 
@@ -31,7 +21,7 @@ export async function benchFaces(options: { runs: number; quick: boolean; filter
   const request: AnimefyRequest = { style: 'hayao', mode: 'full', upscale: 1, quality: 'fast', format: 'png' };
   const groups: Record<string, unknown>[] = [];
   const portraits: Record<string, unknown>[] = [];
-  const filtered = options.filter ? GROUPS.filter((g) => g.name.includes(options.filter!)) : GROUPS;
+  const filtered = options.filter ? FACE_GROUPS.filter((g) => g.name.includes(options.filter!)) : FACE_GROUPS;
   try {
     for (const group of options.quick ? filtered.slice(0, 2) : filtered) {
       const bytes = await group.input();

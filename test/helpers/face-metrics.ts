@@ -143,3 +143,16 @@ export const DERIVED_GROUPS = {
       .jpeg({ quality: 90 })
       .toBuffer(),
 };
+
+/**
+ * The hard group pictures the face tests check and the faces bench reports on: the derived ones above
+ * and the fixtures' own groups, with the fewest faces the detector must find in each.
+ */
+export const FACE_GROUPS: { name: string; input: () => Promise<Buffer>; minFaces: number }[] = [
+  { name: 'a crowd of 30 small faces', input: DERIVED_GROUPS.crowd, minFaces: 26 },
+  { name: 'a group in shadow', input: DERIVED_GROUPS.shadow, minFaces: 5 },
+  { name: 'glasses in warm indoor light', input: DERIVED_GROUPS.warmGlasses, minFaces: 1 },
+  { name: 'the office group', input: async () => fixture('group_6faces.jpg'), minFaces: 5 },
+  { name: 'the Apollo crew', input: async () => fixture('group_3faces.jpg'), minFaces: 3 },
+  { name: 'a frame of the GIF (glasses, 3/4 view)', input: () => sharp(fixture('face_clip.gif'), { page: 15 }).png().toBuffer(), minFaces: 1 },
+];

@@ -14,7 +14,7 @@ import { matchFaceTone, skinTone } from '#src/pipeline/face-tone.ts';
 import type { Image } from '#src/pipeline/image.ts';
 import { MediaPipeline, mediaSettingsFromConfig } from '#src/pipeline/media/media-pipeline.ts';
 import type { AnimefyRequest } from '#src/pipeline/types.ts';
-import { checkFaces, decodeRgb, DERIVED_GROUPS, faceToNeckDeltaE } from '../helpers/face-metrics.ts';
+import { checkFaces, decodeRgb, DERIVED_GROUPS, FACE_GROUPS, faceToNeckDeltaE } from '../helpers/face-metrics.ts';
 import { config, fixture, sharedAnimefier } from '../helpers/fixtures.ts';
 
 const animefier = sharedAnimefier();
@@ -26,17 +26,8 @@ afterAll(async () => {
   fs.rmSync(tempDir, { recursive: true, force: true });
 });
 
-const GROUPS: { name: string; input: () => Promise<Buffer>; minFaces: number }[] = [
-  { name: 'a crowd of 30 small faces', input: DERIVED_GROUPS.crowd, minFaces: 26 },
-  { name: 'a group in shadow', input: DERIVED_GROUPS.shadow, minFaces: 5 },
-  { name: 'glasses in warm indoor light', input: DERIVED_GROUPS.warmGlasses, minFaces: 1 },
-  { name: 'the office group', input: async () => fixture('group_6faces.jpg'), minFaces: 5 },
-  { name: 'the Apollo crew', input: async () => fixture('group_3faces.jpg'), minFaces: 3 },
-  { name: 'a frame of the GIF (glasses, 3/4 view)', input: () => sharp(fixture('face_clip.gif'), { page: 15 }).png().toBuffer(), minFaces: 1 },
-];
-
 describe('no face comes out as a blank mask', () => {
-  it.each(GROUPS)('$name', async ({ input, minFaces }) => {
+  it.each(FACE_GROUPS)('$name', async ({ input, minFaces }) => {
     const bytes = await input();
     const result = await animefier.animefy(bytes, base);
     expect(result.faces).toBeGreaterThanOrEqual(minFaces);
