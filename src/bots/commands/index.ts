@@ -8,3 +8,8 @@ import type { InfoCommand } from './info-command.ts';
 import { styles } from './styles.ts';
 
 export const INFO_COMMANDS: readonly InfoCommand[] = [styles, about];
+
+/** The text command a name (or, on Telegram, an alias) stands for. */
+export function findInfoCommand(name: string): InfoCommand | undefined {
+  return INFO_COMMANDS.find((c) => c.name === name || c.aliases?.includes(name));
+}

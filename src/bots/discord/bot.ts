@@ -23,7 +23,7 @@ import { DEFAULT_STYLE, findStyle, getStyle } from '../../pipeline/styles.ts';
 import type { ChatSettingsStore } from '../chat-settings.ts';
 import { RateLimiter } from '../rate-limit.ts';
 import { ReferenceStore } from '../references.ts';
-import { INFO_COMMANDS } from '../commands/index.ts';
+import { findInfoCommand, INFO_COMMANDS } from '../commands/index.ts';
 import { commandLines, type InfoCommand } from '../commands/info-command.ts';
 import { REFERENCE_TTL_MS, requesterOnly, warningText } from '../job-flow.ts';
 import { COMMAND_NAMES } from './commands.ts';
@@ -117,7 +117,7 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
       case COMMAND_NAMES.style:
         return onSetStyle(interaction);
       default: {
-        const info = INFO_COMMANDS.find((c) => c.name === interaction.commandName);
+        const info = findInfoCommand(interaction.commandName);
         const text = info?.reply({ platform: 'discord', usage: usageText(options.limits) });
         await interaction.reply(ephemeral(text ?? "I don't know that command any more. It may take a moment for Discord to update the list."));
       }

@@ -14,7 +14,7 @@ import { findStyle, getStyle, STYLE_IDS } from '../../pipeline/styles.ts';
 import type { ChatSettingsStore } from '../chat-settings.ts';
 import { RateLimiter } from '../rate-limit.ts';
 import { ReferenceStore } from '../references.ts';
-import { INFO_COMMANDS } from '../commands/index.ts';
+import { findInfoCommand } from '../commands/index.ts';
 import { REFERENCE_TTL_MS, requesterOnly, warningText } from '../job-flow.ts';
 import { checkDeclaredSize } from './download.ts';
 import { decodeCallback, defaultStyleKeyboard, styleKeyboard, type CallbackAction } from './keyboards.ts';
@@ -97,7 +97,7 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
           await setDefaultStyle(ctx, message, command.args);
           return;
         default: {
-          const info = INFO_COMMANDS.find((c) => c.name === command.name || c.aliases?.includes(command.name));
+          const info = findInfoCommand(command.name);
           if (!info || !isText) return next();
           await ctx.reply(info.reply({ platform: 'telegram' }), replyTo(message.message_id));
           return;
