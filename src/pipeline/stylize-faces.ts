@@ -129,15 +129,14 @@ export async function stylizeFaces(
       const photoCrop = warpToCrop(photo, crop);
       const styled = options.stylizeCrop ? await options.stylizeCrop(face, photoCrop, run) : await run(photoCrop);
       const targetCrop = scaleCrop(crop, scale);
+      // A face already judged (a clip's track) is not judged again; a face judged blank is not toned.
+      const drawn = known === 'face-model' || (await judgeFace(runtime, styled, eyesInCrop(face, crop))).ok;
       // The scene's rendering of the same face, as the tone reference: 96 px is plenty for skin statistics.
-      const toned = matchFaceTone(styled, warpToCrop(target, resampleCrop(targetCrop, TONE_REFERENCE_SIZE)));
-      let accepted = known === 'face-model';
-      if (!accepted) {
-        const verdict = await judgeFace(runtime, styled, eyesInCrop(face, crop));
-        accepted = verdict.ok && Math.abs(skinTone(toned.image).y - toned.to.y) <= MAX_TONE_GAP;
-        options.memory?.set(face, accepted ? 'face-model' : 'scene');
-      }
-      if (accepted) {
+      const toned = drawn ? matchFaceTone(styled, warpToCrop(target, resampleCrop(targetCrop, TONE_REFERENCE_SIZE))) : undefined;
+      const accepted =
+        toned !== undefined && (known === 'face-model' || Math.abs(skinTone(toned.image).y - toned.to.y) <= MAX_TONE_GAP);
+      if (known === undefined) options.memory?.set(face, accepted ? 'face-model' : 'scene');
+      if (toned && accepted) {
         let ellipse = masks.get(crop.size);
         if (!ellipse) {
           ellipse = faceEllipseMask(crop.size);
