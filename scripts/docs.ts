@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApplicationCommandType, PermissionFlagsBits } from 'discord.js';
 import ts from 'typescript';
-import { commandDefinitions } from '#src/bots/discord/commands.ts';
+import { commandDefinitions } from '#src/bots/discord/commands/index.ts';
 import { CONFIG_KEYS, CONFIG_SECTIONS, configDefaults, REPO_ROOT, type ConfigKey } from '#src/config.ts';
 import { MODES } from '#src/pipeline/modes.ts';
 import { stylesMarkdownTable } from '#src/pipeline/styles.ts';

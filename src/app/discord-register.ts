@@ -5,7 +5,7 @@
  */
 import { DiscordAPIError } from 'discord.js';
 import { ConfigError, getConfig } from '../config.ts';
-import { registerCommands } from '../bots/discord/commands.ts';
+import { registerCommands } from '../bots/discord/commands/index.ts';
 import { describeDiscordError } from '../bots/discord/reply.ts';
 import { discordCredentials, discordRest } from '../bots/discord/start.ts';
 

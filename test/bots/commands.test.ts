@@ -5,9 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { INFO_COMMANDS } from '#src/bots/commands/index.ts';
 import { COMMAND_NAME } from '#src/bots/commands/info-command.ts';
-import { usageText } from '#src/bots/discord/bot.ts';
-import { commandDefinitions } from '#src/bots/discord/commands.ts';
-import { helpText, telegramCommands } from '#src/bots/telegram/messages.ts';
+import { commandDefinitions, discordCommands, usageText } from '#src/bots/discord/commands/index.ts';
+import { helpText } from '#src/bots/telegram/features/help.ts';
+import { telegramCommands, telegramFeatures } from '#src/bots/telegram/features/index.ts';
 import { ping } from './ping-command.ts';
 
 const limits = { inputBytes: 25 * 2 ** 20, downloadBytes: 20 * 2 ** 20, maxClipSeconds: 15 };
@@ -23,10 +23,11 @@ describe('shared text commands', () => {
 
   it('one more command file shows up in both bots: menus, registered commands and help', () => {
     const info = [...INFO_COMMANDS, ping];
-    expect(telegramCommands(info).map((c) => c.command)).toContain('ping');
-    expect(helpText('AnimefyBot', limits, info)).toContain('/ping: Check that I am awake');
-    expect(commandDefinitions(info).map((c) => c.name)).toContain('ping');
-    expect(usageText(limits, info)).toContain('/ping: Check that I am awake');
+    const telegramMenu = telegramCommands(telegramFeatures(info));
+    expect(telegramMenu.map((c) => c.command)).toContain('ping');
+    expect(helpText('AnimefyBot', limits, telegramMenu)).toContain('/ping: Check that I am awake');
+    expect(commandDefinitions(discordCommands(info)).map((c) => c.name)).toContain('ping');
+    expect(usageText(limits, discordCommands(info))).toContain('/ping: Check that I am awake');
     expect(ping.reply({ platform: 'telegram' })).toContain('Pong');
 
     // Without it, neither bot knows the command.
@@ -36,7 +37,7 @@ describe('shared text commands', () => {
 
   it('the built-in text commands are in both help texts', () => {
     for (const c of INFO_COMMANDS) {
-      expect(helpText('AnimefyBot', limits)).toContain(`/${c.name}`);
+      expect(helpText('AnimefyBot', limits, telegramCommands())).toContain(`/${c.name}`);
       expect(usageText(limits)).toContain(`/${c.name}`);
     }
   });

@@ -10,7 +10,7 @@ import { childLogger } from '../../log.ts';
 import type { JobQueue } from '../../queue/types.ts';
 import type { ChatSettingsStore } from '../chat-settings.ts';
 import { createDiscordBot, type DiscordBot, type DiscordBotOptions } from './bot.ts';
-import { registerCommands } from './commands.ts';
+import { registerCommands } from './commands/index.ts';
 import type { DiscordLimits } from './jobs.ts';
 import { describeDiscordError } from './reply.ts';
 

@@ -17,8 +17,7 @@ import type { ReferenceStore } from '../references.ts';
 import { downloadFile } from './download.ts';
 import { cancelKeyboard, resultKeyboard } from './keyboards.ts';
 import { chatActionFor, declaredKind, replyMethod, requestedFormat, type MediaRef } from './media.ts';
-import { offerFaceSwitch } from '../result-caption.ts';
-import { resultCaption } from './messages.ts';
+import { offerFaceSwitch, resultCaption } from '../result-caption.ts';
 import { ChatActionLoop, ChatPacer, StatusMessage } from './status-message.ts';
 import { describeApiError } from './api-error.ts';
 

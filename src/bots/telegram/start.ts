@@ -13,7 +13,7 @@ import type { JobQueue } from '../../queue/types.ts';
 import type { ChatSettingsStore } from '../chat-settings.ts';
 import { createTelegramBot, type TelegramBot } from './bot.ts';
 import type { TelegramLimits } from './jobs.ts';
-import { telegramCommands } from './messages.ts';
+import { telegramCommands } from './features/index.ts';
 import { describeApiError } from './api-error.ts';
 
 const OFFICIAL_API_HOST = 'api.telegram.org';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ApplicationCommandOptionType, ApplicationCommandType } from 'discord.js';
-import { commandDefinitions, COMMAND_NAMES } from '#src/bots/discord/commands.ts';
+import { commandDefinitions } from '#src/bots/discord/commands/index.ts';
 import { decodeAction, encodeAction, MAX_CUSTOM_ID, resultButtons, styleMenu } from '#src/bots/discord/components.ts';
 import { MODE_IDS } from '#src/pipeline/modes.ts';
 import { STYLE_IDS } from '#src/pipeline/styles.ts';
@@ -22,7 +22,7 @@ describe('Discord commands', () => {
         for (const choice of option.choices ?? []) expect(choice.name.length).toBeLessThanOrEqual(100);
       }
     }
-    expect(byName(COMMAND_NAMES.menu).type).toBe(ApplicationCommandType.Message);
+    expect(byName('Animefy').type).toBe(ApplicationCommandType.Message);
   });
 
   it('takes its style and mode choices from the registries', () => {

@@ -1,0 +1,84 @@
+/**
+ * One Telegram feature per file: a grammY Composer with a command and its buttons (grammY's bot
+ * template shape). A new feature is a file in this folder and a line in `telegramFeatures()`
+ * (index.ts): its menu entries reach setMyCommands and /help from there.
+ */
+import { Composer, type Api, type Context } from 'grammy';
+import type { Message } from 'grammy/types';
+import type { Logger } from 'pino';
+import { AnimefyError } from '../../../errors.ts';
+import type { ChatSettingsStore } from '../../chat-settings.ts';
+import type { ReferenceStore } from '../../references.ts';
+import type { JobReference, TelegramJobs, TelegramLimits } from '../jobs.ts';
+import { decodeCallback, type CallbackAction } from '../keyboards.ts';
+import { parseCommand } from '../parse.ts';
+
+/** A command menu entry (Telegram's BotCommand). */
+export interface MenuEntry {
+  command: string;
+  description: string;
+}
+
+/** What every feature may use: the bot's API, the jobs, the button references, chat settings. */
+export interface FeatureDeps {
+  api: Api;
+  jobs: TelegramJobs;
+  refs: ReferenceStore<JobReference>;
+  settings: ChatSettingsStore;
+  limits: TelegramLimits;
+  log: Logger;
+  /** Every feature's menu entries, in menu order (for /help). */
+  menu: readonly MenuEntry[];
+}
+
+export interface TelegramFeature {
+  /** Its entries in the command menu and in /help. */
+  menu: readonly MenuEntry[];
+  /** Its handlers. A handler that does not take an update passes it on with `next()`. */
+  composer(deps: FeatureDeps): Composer<Context>;
+}
+
+/**
+ * Handles `/name` (or an alias) sent as a text message: in groups only `/name` or `/name@ThisBot`,
+ * never `/name@OtherBot`. Anything else goes on to the next feature.
+ */
+export function onCommand(
+  composer: Composer<Context>,
+  names: readonly string[],
+  handler: (ctx: Context, message: Message, args: string, name: string) => Promise<void>,
+): void {
+  composer.on('message:text', async (ctx, next) => {
+    const command = parseCommand(ctx.message.text, ctx.me.username);
+    if (!command || command.forOtherBot || !names.includes(command.name)) return next();
+    await handler(ctx, ctx.message, command.args, command.name);
+  });
+}
+
+type Action<K extends CallbackAction['action']> = Extract<CallbackAction, { action: K }>;
+
+/** Handles the buttons whose callback data decodes to one of `actions`; others go on. */
+export function onButton<K extends CallbackAction['action']>(
+  composer: Composer<Context>,
+  actions: readonly K[],
+  handler: (ctx: Context, action: Action<K>, message: NonNullable<NonNullable<Context['callbackQuery']>['message']>) => Promise<void>,
+): void {
+  composer.on('callback_query:data', async (ctx, next) => {
+    const action = decodeCallback(ctx.callbackQuery.data);
+    const message = ctx.callbackQuery.message;
+    if (!action || !message || !(actions as readonly string[]).includes(action.action)) return next();
+    await handler(ctx, action as Action<K>, message);
+  });
+}
+
+/** The answer to a button whose job or keyboard is gone (or that no feature knows). */
+export function answerExpired(ctx: Context): Promise<true> {
+  return ctx.answerCallbackQuery({ text: new AnimefyError('BUTTON_EXPIRED').message, show_alert: true });
+}
+
+/** A short pop-up for the one who pressed a button. */
+export function answerAlert(ctx: Context, error: AnimefyError): Promise<true> {
+  return ctx.answerCallbackQuery({ text: error.message, show_alert: true });
+}
+
+/** The chat-settings key of a Telegram chat. */
+export const chatKey = (chatId: number) => `telegram:${chatId}`;
