@@ -13,7 +13,7 @@ import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Queue } from 'bullmq';
 import sharp from 'sharp';
-import { getConfig, parseConfig, type Config } from '#src/config.ts';
+import { getConfig, parseConfig, type Config, mbToBytes } from '#src/config.ts';
 import { ImagePipeline } from '#src/pipeline/image-pipeline.ts';
 import { EmbeddedQueue } from '#src/queue/embedded.ts';
 import { RedisQueue } from '#src/queue/redis/queue.ts';
@@ -83,7 +83,7 @@ async function startEmbedded(config: Config): Promise<LoadTarget> {
     concurrency: config.ANIMEFY_CONCURRENCY,
     maxQueued: config.ANIMEFY_MAX_QUEUED,
     maxPerUser: config.ANIMEFY_MAX_JOBS_PER_USER,
-    maxInputBytes: config.ANIMEFY_MAX_INPUT_BYTES,
+    maxInputBytes: mbToBytes(config.ANIMEFY_MAX_INPUT_MB),
   });
   await pool.warmUp();
   return { backend: 'embedded', queue, pids: () => pool.pids(), close: () => queue.close() };

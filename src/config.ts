@@ -15,6 +15,27 @@ const bool = z
   .transform((v) => v === 'true' || v === '1' || v === 'yes' || v === 'on');
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const num = (min: number, max: number) => z.coerce.number().min(min).max(max);
+
+/** Bytes in a megabyte (MiB): every `_MB` setting counts in these. */
+export const MB = 1024 * 1024;
+/** A `_MB` setting in bytes. */
+export const mbToBytes = (mb: number) => Math.round(mb * MB);
+/** A `_S` setting in milliseconds. */
+export const sToMs = (s: number) => Math.round(s * 1000);
+
+/**
+ * Settings renamed so that each name carries its unit (`_MB`, `_S`). An old name still works, read
+ * in its old unit and converted, with a warning that says the new name; the new name wins if both are set.
+ */
+export const RENAMED_SETTINGS: Readonly<Record<string, { name: string; unit: string; convert: (old: number) => number }>> = {
+  ANIMEFY_MAX_INPUT_BYTES: { name: 'ANIMEFY_MAX_INPUT_MB', unit: 'MB', convert: (bytes) => bytes / MB },
+  ANIMEFY_MAX_VIDEO_SECONDS: { name: 'ANIMEFY_MAX_VIDEO_S', unit: 's', convert: (s) => s },
+  ANIMEFY_CANCEL_GRACE_MS: { name: 'ANIMEFY_CANCEL_GRACE_S', unit: 's', convert: (ms) => ms / 1000 },
+  ANIMEFY_REDIS_MAX_BLOB_BYTES: { name: 'ANIMEFY_REDIS_MAX_BLOB_MB', unit: 'MB', convert: (bytes) => bytes / MB },
+  ANIMEFY_REDIS_BACKOFF_MS: { name: 'ANIMEFY_REDIS_BACKOFF_S', unit: 's', convert: (ms) => ms / 1000 },
+  ANIMEFY_REDIS_LOCK_MS: { name: 'ANIMEFY_REDIS_LOCK_S', unit: 's', convert: (ms) => ms / 1000 },
+};
 
 /** A Discord id (snowflake). */
 const snowflake = z.string().regex(/^\d{15,21}$/, 'expected a Discord id (digits)');
@@ -58,8 +79,8 @@ const schema = z.object({
   /** Check each model file's sha256 the first time it is loaded in a process. */
   ANIMEFY_VERIFY_MODELS: bool.default(true),
 
-  /** Largest accepted upload in bytes (default: 50 MB). */
-  ANIMEFY_MAX_INPUT_BYTES: int(1024, 2 ** 31).default(50 * 1024 * 1024),
+  /** Largest accepted upload, in MB (fractions allowed). */
+  ANIMEFY_MAX_INPUT_MB: num(0.001, 2048).default(50),
   /** Largest accepted picture in pixels (sharp's limitInputPixels; default: 40 MP). */
   ANIMEFY_MAX_INPUT_PIXELS: int(1, 1e9).default(40_000_000),
   /** Largest result in pixels; upscaling is capped to it. */
@@ -81,8 +102,8 @@ const schema = z.object({
   /** Face detector score threshold (0.05–0.99). */
   ANIMEFY_FACE_THRESHOLD: z.coerce.number().min(0.05).max(0.99).default(0.6),
 
-  /** GIF and video: longest accepted clip in seconds. */
-  ANIMEFY_MAX_VIDEO_SECONDS: int(1, 3600).default(15),
+  /** GIF and video: longest accepted clip, in seconds. */
+  ANIMEFY_MAX_VIDEO_S: int(1, 3600).default(15),
   /** GIF and animated WebP: most frames accepted. */
   ANIMEFY_MAX_GIF_FRAMES: int(1, 100_000).default(150),
   /** GIF and video: largest accepted frame in pixels (default: 1920x1080 = 2073600; 4K is refused). */
@@ -140,10 +161,10 @@ const schema = z.object({
    */
   ANIMEFY_WORKER_MAX_RSS_MB: int(0, 1_048_576).default(0),
   /**
-   * How long (ms) a cancelled running job may take to stop by itself before its worker process is
-   * killed.
+   * How long (seconds, fractions allowed) a cancelled running job may take to stop by itself before
+   * its worker process is killed.
    */
-  ANIMEFY_CANCEL_GRACE_MS: int(0, 600_000).default(3000),
+  ANIMEFY_CANCEL_GRACE_S: num(0, 600).default(3),
 
   /**
    * redis://[user:password@]host:port[/db] or rediss://… With it, bots enqueue into BullMQ and `npm
@@ -154,17 +175,17 @@ const schema = z.object({
   ANIMEFY_REDIS_QUEUE: z.string().regex(/^[\w.-]+$/).default('animefy'),
   /** Inputs and results travel through Redis as blobs that expire after this many seconds. */
   ANIMEFY_REDIS_BLOB_TTL_S: int(60, 7 * 86_400).default(3600),
-  /** Largest media blob (input or result) stored in Redis, in bytes (default: 64 MB). */
-  ANIMEFY_REDIS_MAX_BLOB_BYTES: int(1024, 512 * 1024 * 1024).default(64 * 1024 * 1024),
+  /** Largest media blob (input or result) stored in Redis, in MB. */
+  ANIMEFY_REDIS_MAX_BLOB_MB: num(0.001, 512).default(64),
   /** Tries per job for transient failures (a crashed worker); bad input is never retried. */
   ANIMEFY_REDIS_ATTEMPTS: int(1, 20).default(3),
-  /** First retry delay in ms; it doubles on each further try. */
-  ANIMEFY_REDIS_BACKOFF_MS: int(0, 3_600_000).default(2000),
+  /** First retry delay in seconds (fractions allowed); it doubles on each further try. */
+  ANIMEFY_REDIS_BACKOFF_S: num(0, 3600).default(2),
   /**
-   * A worker holds a job's lock this many ms and renews it while the job runs; a job whose worker
-   * died is picked up again after about this long.
+   * A worker holds a job's lock this many seconds and renews it while the job runs; a job whose
+   * worker died is picked up again after about this long.
    */
-  ANIMEFY_REDIS_LOCK_MS: int(1000, 3_600_000).default(30_000),
+  ANIMEFY_REDIS_LOCK_S: num(1, 3600).default(30),
 
   /**
    * Serve /healthz and /metrics (Prometheus text) on this port (0: any free port, logged); unset:
@@ -272,7 +293,7 @@ const schema = z.object({
     .pipe(z.array(z.string().regex(/^(https?:\/\/[^\s/]+|(\*\.)?[a-z0-9.-]+)$/, 'expected host names, *.domain or http(s)://host:port origins')).min(1))
     .default(['cdn.discordapp.com', 'media.discordapp.net', 'images-ext-1.discordapp.net', 'images-ext-2.discordapp.net']),
   /**
-   * Largest input the Discord bot fetches, in MB (also capped by ANIMEFY_MAX_INPUT_BYTES). Results
+   * Largest input the Discord bot fetches, in MB (also capped by ANIMEFY_MAX_INPUT_MB). Results
    * are shrunk to the upload limit Discord states for each interaction.
    */
   DISCORD_MAX_INPUT_MB: int(1, 2000).default(25),
@@ -314,7 +335,7 @@ export const CONFIG_SECTIONS: readonly ConfigSection[] = [
     title: 'Models',
     keys: ['ANIMEFY_MODELS_DIR', 'ANIMEFY_MODEL_MIRROR', 'ANIMEFY_EXECUTION_PROVIDERS', 'ANIMEFY_THREADS', 'ANIMEFY_CPU_MEM_ARENA', 'ANIMEFY_VERIFY_MODELS'],
   },
-  { title: 'Limits on untrusted input', keys: ['ANIMEFY_MAX_INPUT_BYTES', 'ANIMEFY_MAX_INPUT_PIXELS', 'ANIMEFY_MAX_OUTPUT_PIXELS'] },
+  { title: 'Limits on untrusted input', keys: ['ANIMEFY_MAX_INPUT_MB', 'ANIMEFY_MAX_INPUT_PIXELS', 'ANIMEFY_MAX_OUTPUT_PIXELS'] },
   {
     title: 'Pipeline',
     keys: ['ANIMEFY_WORKING_SIZE', 'ANIMEFY_FAST_SCENE_PIXELS', 'ANIMEFY_TILE_PIXELS', 'ANIMEFY_MIN_FACE_SIZE', 'ANIMEFY_FACE_THRESHOLD'],
@@ -322,7 +343,7 @@ export const CONFIG_SECTIONS: readonly ConfigSection[] = [
   {
     title: 'GIF and video',
     keys: [
-      'ANIMEFY_MAX_VIDEO_SECONDS',
+      'ANIMEFY_MAX_VIDEO_S',
       'ANIMEFY_MAX_GIF_FRAMES',
       'ANIMEFY_MAX_VIDEO_PIXELS',
       'ANIMEFY_VIDEO_WORKING_SIZE',
@@ -344,7 +365,7 @@ export const CONFIG_SECTIONS: readonly ConfigSection[] = [
       'ANIMEFY_IMAGE_TIMEOUT_S',
       'ANIMEFY_VIDEO_TIMEOUT_S',
       'ANIMEFY_WORKER_MAX_RSS_MB',
-      'ANIMEFY_CANCEL_GRACE_MS',
+      'ANIMEFY_CANCEL_GRACE_S',
     ],
   },
   {
@@ -353,10 +374,10 @@ export const CONFIG_SECTIONS: readonly ConfigSection[] = [
       'ANIMEFY_REDIS_URL',
       'ANIMEFY_REDIS_QUEUE',
       'ANIMEFY_REDIS_BLOB_TTL_S',
-      'ANIMEFY_REDIS_MAX_BLOB_BYTES',
+      'ANIMEFY_REDIS_MAX_BLOB_MB',
       'ANIMEFY_REDIS_ATTEMPTS',
-      'ANIMEFY_REDIS_BACKOFF_MS',
-      'ANIMEFY_REDIS_LOCK_MS',
+      'ANIMEFY_REDIS_BACKOFF_S',
+      'ANIMEFY_REDIS_LOCK_S',
     ],
   },
   {
@@ -411,12 +432,36 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * Reads the old names of renamed settings into their new names (see RENAMED_SETTINGS), in place.
+ * Returns one notice per old name found, for the user to rename it.
+ */
+function migrateRenamed(env: Record<string, string>): string[] {
+  const notices: string[] = [];
+  for (const [old, renamed] of Object.entries(RENAMED_SETTINGS)) {
+    const value = env[old];
+    if (value === undefined) continue;
+    delete env[old];
+    if (env[renamed.name] !== undefined) {
+      notices.push(`${old} is ignored: ${renamed.name} is set too (remove ${old})`);
+      continue;
+    }
+    const parsed = Number(value);
+    if (!Number.isFinite(parsed)) throw new ConfigError([`${old} (now ${renamed.name}): expected a number, got "${value}"`]);
+    const converted = renamed.convert(parsed);
+    env[renamed.name] = String(converted);
+    notices.push(`${old} is now ${renamed.name} (in ${renamed.unit}): read as ${renamed.name}=${converted}; please rename it`);
+  }
+  return notices;
+}
+
 /** Parses settings from an environment object (tests pass their own). Empty strings count as unset. */
-export function parseConfig(env: NodeJS.ProcessEnv): Config {
+export function parseConfig(env: NodeJS.ProcessEnv, notices: string[] = []): Config {
   const cleaned: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
     if (value !== undefined && value.trim() !== '') cleaned[key] = value.trim();
   }
+  notices.push(...migrateRenamed(cleaned));
   const result = schema.safeParse(cleaned);
   if (!result.success) {
     throw new ConfigError(
@@ -439,7 +484,10 @@ let cached: Config | undefined;
 export function getConfig(): Config {
   if (!cached) {
     loadDotenv({ path: path.join(REPO_ROOT, '.env'), quiet: true });
-    cached = parseConfig(process.env);
+    const notices: string[] = [];
+    cached = parseConfig(process.env, notices);
+    // Node prints these on stderr once (--no-deprecation silences them).
+    for (const notice of notices) process.emitWarning(notice, { type: 'DeprecationWarning', code: 'ANIMEFY_RENAMED_SETTING' });
   }
   return cached;
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_KEYS, CONFIG_SECTIONS, ConfigError, configDefaults, parseConfig, REPO_ROOT } from '#src/config.ts';
+import { CONFIG_KEYS, CONFIG_SECTIONS, ConfigError, configDefaults, parseConfig, RENAMED_SETTINGS, REPO_ROOT } from '#src/config.ts';
 
 describe('config', () => {
   it('starts with defaults from an empty environment', () => {
@@ -62,5 +62,27 @@ describe('config', () => {
     expect(parseConfig({}).ANIMEFY_REDIS_URL).toBeUndefined();
     expect(() => parseConfig({ ANIMEFY_REDIS_URL: 'http://example.com' })).toThrow(/ANIMEFY_REDIS_URL/);
     expect(() => parseConfig({ ANIMEFY_CONCURRENCY: '0' })).toThrow(ConfigError);
+  });
+
+  it('names sizes in MB and durations in s, and still reads the old names in their old units, with a notice', () => {
+    const sized = CONFIG_KEYS.filter((k) => /_(BYTES|SECONDS|MS)$/.test(k));
+    expect(sized).toEqual([]);
+
+    const notices: string[] = [];
+    const c = parseConfig(
+      { ANIMEFY_MAX_INPUT_BYTES: String(10 * 1024 * 1024), ANIMEFY_MAX_VIDEO_SECONDS: '9', ANIMEFY_CANCEL_GRACE_MS: '1500', ANIMEFY_REDIS_LOCK_MS: '3000' },
+      notices,
+    );
+    expect([c.ANIMEFY_MAX_INPUT_MB, c.ANIMEFY_MAX_VIDEO_S, c.ANIMEFY_CANCEL_GRACE_S, c.ANIMEFY_REDIS_LOCK_S]).toEqual([10, 9, 1.5, 3]);
+    expect(notices).toHaveLength(4);
+    expect(notices[0]).toMatch(/ANIMEFY_MAX_INPUT_BYTES is now ANIMEFY_MAX_INPUT_MB \(in MB\): read as ANIMEFY_MAX_INPUT_MB=10/);
+
+    // The new name wins; an old value that is not a number is named in the error.
+    const both: string[] = [];
+    expect(parseConfig({ ANIMEFY_MAX_INPUT_MB: '5', ANIMEFY_MAX_INPUT_BYTES: '1024' }, both).ANIMEFY_MAX_INPUT_MB).toBe(5);
+    expect(both[0]).toMatch(/ANIMEFY_MAX_INPUT_BYTES is ignored/);
+    expect(() => parseConfig({ ANIMEFY_REDIS_BACKOFF_MS: 'soon' })).toThrow(/ANIMEFY_REDIS_BACKOFF_MS \(now ANIMEFY_REDIS_BACKOFF_S\)/);
+    // Every new name is a real setting.
+    for (const renamed of Object.values(RENAMED_SETTINGS)) expect(CONFIG_KEYS).toContain(renamed.name);
   });
 });

@@ -9,7 +9,7 @@
  * instead (avatar.ts); GIFs and videos go through it frame by frame (`stylizeFrame`, used by
  * media/media-pipeline.ts).
  */
-import type { Config } from '../config.ts';
+import { type Config, mbToBytes } from '../config.ts';
 import { AnimefyError, throwIfCancelled } from '../errors.ts';
 import { ModelRuntime } from '../models/runtime.ts';
 import { avatar } from './avatar.ts';
@@ -76,7 +76,7 @@ export interface PipelineSettings {
 
 export function settingsFromConfig(config: Config): PipelineSettings {
   return {
-    maxInputBytes: config.ANIMEFY_MAX_INPUT_BYTES,
+    maxInputBytes: mbToBytes(config.ANIMEFY_MAX_INPUT_MB),
     maxInputPixels: config.ANIMEFY_MAX_INPUT_PIXELS,
     maxOutputPixels: config.ANIMEFY_MAX_OUTPUT_PIXELS,
     workingSize: config.ANIMEFY_WORKING_SIZE,

@@ -6,7 +6,7 @@
  * getter and event reads back, so bytes do not belong there. Every blob is written with a TTL
  * (ANIMEFY_REDIS_BLOB_TTL_S): a bot or worker that dies never leaks memory for longer than that, and
  * a job that waits past it fails with MEDIA_EXPIRED instead of running on nothing. Blobs are bounded
- * by ANIMEFY_REDIS_MAX_BLOB_BYTES so one upload cannot fill Redis's memory.
+ * by ANIMEFY_REDIS_MAX_BLOB_MB so one upload cannot fill Redis's memory.
  */
 import type { Redis } from 'ioredis';
 import { AnimefyError, formatBytes } from '../errors.ts';

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import PQueue from 'p-queue';
-import type { Config } from '../config.ts';
+import { type Config, mbToBytes } from '../config.ts';
 import { AnimefyError, isAnimefyError } from '../errors.ts';
 import { childLogger } from '../log.ts';
 import { FairScheduler } from './fair-scheduler.ts';
@@ -60,7 +60,7 @@ export class EmbeddedQueue implements JobQueue {
       concurrency: config.ANIMEFY_CONCURRENCY,
       maxQueued: config.ANIMEFY_MAX_QUEUED,
       maxPerUser: config.ANIMEFY_MAX_JOBS_PER_USER,
-      maxInputBytes: config.ANIMEFY_MAX_INPUT_BYTES,
+      maxInputBytes: mbToBytes(config.ANIMEFY_MAX_INPUT_MB),
       observer,
     });
   }

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Config } from '../config.ts';
+import { type Config, sToMs } from '../config.ts';
 import { AnimefyError, throwIfCancelled } from '../errors.ts';
 import { childLogger } from '../log.ts';
 import type { ProgressEvent } from '../pipeline/progress.ts';
@@ -80,7 +80,7 @@ export function workerPoolOptions(config: Config, observer?: QueueObserver): Wor
       video: config.ANIMEFY_VIDEO_TIMEOUT_S * 1000,
     },
     maxRssBytes,
-    cancelGraceMs: config.ANIMEFY_CANCEL_GRACE_MS,
+    cancelGraceMs: sToMs(config.ANIMEFY_CANCEL_GRACE_S),
     observer,
   };
 }

@@ -8,6 +8,7 @@ import { EmbeddedQueue, type EmbeddedQueueOptions } from '#src/queue/embedded.ts
 import type { JobHandle, JobRequest } from '#src/queue/types.ts';
 import { WorkerPool, workerPoolOptions, type WorkerPoolOptions } from '#src/queue/worker-pool.ts';
 import { rejection } from '../helpers/errors.ts';
+import { mbToBytes } from '#src/config.ts';
 import { config, fixture } from '../helpers/fixtures.ts';
 
 let photo: Buffer; // a small real portrait: about half a second per job
@@ -29,7 +30,7 @@ function makeQueue(options: Omit<Partial<EmbeddedQueueOptions>, 'pool'> & { pool
     concurrency,
     maxQueued: 100,
     maxPerUser: 10,
-    maxInputBytes: config.ANIMEFY_MAX_INPUT_BYTES,
+    maxInputBytes: mbToBytes(config.ANIMEFY_MAX_INPUT_MB),
     ...options,
     pool,
   });

@@ -11,6 +11,7 @@ import { AnimefyError } from '#src/errors.ts';
 import { EmbeddedQueue } from '#src/queue/embedded.ts';
 import type { JobRequest, MediaKind } from '#src/queue/types.ts';
 import { WorkerPool, workerPoolOptions } from '#src/queue/worker-pool.ts';
+import { mbToBytes } from '#src/config.ts';
 import { config, fixture } from '../helpers/fixtures.ts';
 
 const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'animefy-queue-media-'));
@@ -18,7 +19,7 @@ let queue: EmbeddedQueue;
 
 beforeAll(() => {
   const pool = new WorkerPool({ ...workerPoolOptions(config), size: 1, env: { ANIMEFY_TEMP_DIR: tempDir }, cancelGraceMs: 5000 });
-  queue = new EmbeddedQueue({ pool, concurrency: 1, maxQueued: 10, maxPerUser: 5, maxInputBytes: config.ANIMEFY_MAX_INPUT_BYTES });
+  queue = new EmbeddedQueue({ pool, concurrency: 1, maxQueued: 10, maxPerUser: 5, maxInputBytes: mbToBytes(config.ANIMEFY_MAX_INPUT_MB) });
 });
 afterAll(async () => {
   await queue.close({ cancelRunning: true });

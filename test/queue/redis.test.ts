@@ -34,8 +34,8 @@ function testConfig(queue: string, overrides: Record<string, string> = {}): Conf
     ...process.env,
     ANIMEFY_REDIS_URL: url,
     ANIMEFY_REDIS_QUEUE: queue,
-    ANIMEFY_REDIS_LOCK_MS: '3000',
-    ANIMEFY_REDIS_BACKOFF_MS: '200',
+    ANIMEFY_REDIS_LOCK_S: '3',
+    ANIMEFY_REDIS_BACKOFF_S: '0.2',
     ...overrides,
   });
 }
@@ -171,7 +171,7 @@ describe.skipIf(!url)('redis queue backend (real redis-server, real worker proce
     const worker = new WorkerProcess({
       ANIMEFY_REDIS_URL: url!,
       ANIMEFY_REDIS_QUEUE: queueName,
-      ANIMEFY_REDIS_LOCK_MS: '3000',
+      ANIMEFY_REDIS_LOCK_S: '3',
       ANIMEFY_CONCURRENCY: '1',
       LOG_LEVEL: 'info',
       ANIMEFY_METRICS_PORT: '',

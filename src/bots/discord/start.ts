@@ -5,7 +5,7 @@
  * ones finish or cancels them with a message, then closes the gateway connection.
  */
 import { Events, REST, type Client } from 'discord.js';
-import type { Config } from '../../config.ts';
+import { type Config, MB, mbToBytes } from '../../config.ts';
 import { childLogger } from '../../log.ts';
 import type { JobQueue } from '../../queue/types.ts';
 import type { ChatSettingsStore } from '../chat-settings.ts';
@@ -14,7 +14,6 @@ import { registerCommands } from './commands/index.ts';
 import type { DiscordLimits } from './jobs.ts';
 import { describeDiscordError } from './reply.ts';
 
-const MB = 1024 * 1024;
 const LOGIN_TIMEOUT_MS = 30_000;
 
 export interface RunningDiscordBot extends DiscordBot {
@@ -23,9 +22,9 @@ export interface RunningDiscordBot extends DiscordBot {
 
 export function discordLimits(config: Config): DiscordLimits {
   return {
-    inputBytes: Math.min(config.DISCORD_MAX_INPUT_MB * MB, config.ANIMEFY_MAX_INPUT_BYTES),
+    inputBytes: Math.min(config.DISCORD_MAX_INPUT_MB * MB, mbToBytes(config.ANIMEFY_MAX_INPUT_MB)),
     maxOutputPixels: config.ANIMEFY_MAX_OUTPUT_PIXELS,
-    maxClipSeconds: config.ANIMEFY_MAX_VIDEO_SECONDS,
+    maxClipSeconds: config.ANIMEFY_MAX_VIDEO_S,
     mediaHosts: config.DISCORD_MEDIA_HOSTS,
   };
 }

@@ -7,7 +7,7 @@ import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { GrammyError, webhookCallback } from 'grammy';
 import { run, type RunnerHandle } from '@grammyjs/runner';
-import type { Config } from '../../config.ts';
+import { type Config, MB, mbToBytes } from '../../config.ts';
 import { childLogger } from '../../log.ts';
 import type { JobQueue } from '../../queue/types.ts';
 import type { ChatSettingsStore } from '../chat-settings.ts';
@@ -17,7 +17,6 @@ import { telegramCommands } from './features/index.ts';
 import { describeApiError } from './api-error.ts';
 
 const OFFICIAL_API_HOST = 'api.telegram.org';
-const MB = 1024 * 1024;
 /** Updates the bot handles (everything else is not delivered at all). */
 const ALLOWED_UPDATES = ['message', 'callback_query'] as const;
 
@@ -29,17 +28,17 @@ export interface RunningTelegramBot extends TelegramBot {
 
 /**
  * Telegram's file limits: 20 MB down and 50 MB up on api.telegram.org; a self-hosted Bot API server
- * allows 2000 MB. Inputs are capped by ANIMEFY_MAX_INPUT_BYTES as well.
+ * allows 2000 MB. Inputs are capped by ANIMEFY_MAX_INPUT_MB as well.
  */
 export function telegramLimits(config: Config): TelegramLimits {
   const official = new URL(config.TELEGRAM_API_ROOT).hostname.toLowerCase() === OFFICIAL_API_HOST;
   const downloadMb = config.TELEGRAM_MAX_DOWNLOAD_MB ?? (official ? 20 : 2000);
   const uploadMb = config.TELEGRAM_MAX_UPLOAD_MB ?? (official ? 50 : 2000);
   return {
-    downloadBytes: Math.min(downloadMb * MB, config.ANIMEFY_MAX_INPUT_BYTES),
+    downloadBytes: Math.min(downloadMb * MB, mbToBytes(config.ANIMEFY_MAX_INPUT_MB)),
     uploadBytes: uploadMb * MB,
     maxOutputPixels: config.ANIMEFY_MAX_OUTPUT_PIXELS,
-    maxClipSeconds: config.ANIMEFY_MAX_VIDEO_SECONDS,
+    maxClipSeconds: config.ANIMEFY_MAX_VIDEO_S,
   };
 }
 

@@ -48,7 +48,7 @@ export interface MediaSettings extends SourceSettings {
 
 export function mediaSettingsFromConfig(config: Config): MediaSettings {
   return {
-    maxSeconds: config.ANIMEFY_MAX_VIDEO_SECONDS,
+    maxSeconds: config.ANIMEFY_MAX_VIDEO_S,
     maxGifFrames: config.ANIMEFY_MAX_GIF_FRAMES,
     maxPixels: config.ANIMEFY_MAX_VIDEO_PIXELS,
     workingSize: config.ANIMEFY_VIDEO_WORKING_SIZE,

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { Config } from '../../config.ts';
+import { type Config, mbToBytes, sToMs } from '../../config.ts';
 import { AnimefyError, errorText, isAnimefyError, withTimeout, type ErrorCode } from '../../errors.ts';
 import { childLogger } from '../../log.ts';
 import { BlobStore, blobKey } from '../blobs.ts';
@@ -82,7 +82,7 @@ export class RedisQueue implements JobQueue {
     private readonly redis: AdmitClient,
     private readonly observer: QueueObserver,
   ) {
-    this.blobs = new BlobStore(redis, config.ANIMEFY_REDIS_MAX_BLOB_BYTES);
+    this.blobs = new BlobStore(redis, mbToBytes(config.ANIMEFY_REDIS_MAX_BLOB_MB));
     this.positions = new QueuePositions(queue, redis, this.jobs, () => this.closing !== undefined, this.log);
     this.listen();
     this.pollTimer = setInterval(() => void this.poll(), POLL_MS);
@@ -157,7 +157,7 @@ export class RedisQueue implements JobQueue {
   private async admitAndAdd(request: JobRequest): Promise<QueueJobHandle> {
     if (!this.accepting) throw new AnimefyError('QUEUE_UNAVAILABLE');
     const { config } = this;
-    validateRequest(request, { maxInputBytes: config.ANIMEFY_MAX_INPUT_BYTES });
+    validateRequest(request, { maxInputBytes: mbToBytes(config.ANIMEFY_MAX_INPUT_MB) });
     this.blobs.assertFits(request.input.byteLength);
     const id = randomUUID();
     const name = this.name;
@@ -192,7 +192,7 @@ export class RedisQueue implements JobQueue {
         jobId: id,
         priority: fairPriority(slot, request.priority),
         attempts: config.ANIMEFY_REDIS_ATTEMPTS,
-        ...(config.ANIMEFY_REDIS_BACKOFF_MS > 0 && { backoff: { type: 'exponential', delay: config.ANIMEFY_REDIS_BACKOFF_MS } }),
+        ...(config.ANIMEFY_REDIS_BACKOFF_S > 0 && { backoff: { type: 'exponential', delay: sToMs(config.ANIMEFY_REDIS_BACKOFF_S) } }),
         // A finished job's meta is only useful while its result blob lives; failures stay a day
         // for post-mortems. By age only: a count cap could drop a result before a slow submitter saw it.
         removeOnComplete: { age: ttl },

@@ -3,15 +3,15 @@
  * queue and runs each in the isolated WorkerPool (a pipeline crash kills a child process, never this
  * one, so the job lock keeps being renewed and the failure is reported).
  *
- * Crash safety comes from BullMQ's locks: a worker holds each job's lock for ANIMEFY_REDIS_LOCK_MS and
+ * Crash safety comes from BullMQ's locks: a worker holds each job's lock for ANIMEFY_REDIS_LOCK_S and
  * renews it while the job runs. If the whole worker process dies, the lock runs out, another worker's
- * stalled check (every ANIMEFY_REDIS_LOCK_MS) puts the job back in line, and it runs again; a job that
+ * stalled check (every ANIMEFY_REDIS_LOCK_S) puts the job back in line, and it runs again; a job that
  * keeps killing its workers fails with WORKER_CRASHED after `maxStalledCount` such returns.
  */
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Config } from '../../config.ts';
+import { type Config, mbToBytes, sToMs } from '../../config.ts';
 import { AnimefyError, errorText, isAnimefyError } from '../../errors.ts';
 import { childLogger } from '../../log.ts';
 import type { ProgressEvent, Stage } from '../../pipeline/progress.ts';
@@ -69,7 +69,7 @@ export class RedisWorker {
     private readonly subscriber: Redis,
     private readonly observer: QueueObserver,
   ) {
-    this.blobs = new BlobStore(redis, config.ANIMEFY_REDIS_MAX_BLOB_BYTES);
+    this.blobs = new BlobStore(redis, mbToBytes(config.ANIMEFY_REDIS_MAX_BLOB_MB));
     this.cancelTimer = setInterval(() => void this.checkCancelMarkers(), CANCEL_CHECK_MS);
     this.cancelTimer.unref();
   }
@@ -103,8 +103,8 @@ export class RedisWorker {
         connection: { url, maxRetriesPerRequest: null },
         autorun: false,
         concurrency: config.ANIMEFY_CONCURRENCY,
-        lockDuration: config.ANIMEFY_REDIS_LOCK_MS,
-        stalledInterval: config.ANIMEFY_REDIS_LOCK_MS,
+        lockDuration: sToMs(config.ANIMEFY_REDIS_LOCK_S),
+        stalledInterval: sToMs(config.ANIMEFY_REDIS_LOCK_S),
         maxStalledCount: MAX_STALLED_COUNT,
       },
     );

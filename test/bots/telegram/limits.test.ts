@@ -20,18 +20,18 @@ describe('telegramLimits', () => {
     expect(limits).toMatchObject({ downloadBytes: 20 * MB, uploadBytes: 50 * MB });
   });
 
-  it('a self-hosted server uploads up to 2000 MB, and downloads up to ANIMEFY_MAX_INPUT_BYTES', () => {
+  it('a self-hosted server uploads up to 2000 MB, and downloads up to ANIMEFY_MAX_INPUT_MB', () => {
     const defaults = telegramLimits(parseConfig({ TELEGRAM_API_ROOT: 'http://localhost:8081' }));
     expect(defaults.uploadBytes).toBe(2000 * MB);
     expect(defaults.downloadBytes).toBe(50 * MB); // the default input cap
 
-    const bigger = telegramLimits(parseConfig({ TELEGRAM_API_ROOT: 'http://localhost:8081', ANIMEFY_MAX_INPUT_BYTES: String(300 * MB) }));
+    const bigger = telegramLimits(parseConfig({ TELEGRAM_API_ROOT: 'http://localhost:8081', ANIMEFY_MAX_INPUT_MB: '300' }));
     expect(bigger.downloadBytes).toBe(300 * MB);
     expect(bigger.uploadBytes).toBe(2000 * MB);
   });
 
   it('the input cap applies on api.telegram.org too', () => {
-    expect(telegramLimits(parseConfig({ ANIMEFY_MAX_INPUT_BYTES: String(5 * MB) })).downloadBytes).toBe(5 * MB);
+    expect(telegramLimits(parseConfig({ ANIMEFY_MAX_INPUT_MB: '5' })).downloadBytes).toBe(5 * MB);
   });
 
   it('explicit TELEGRAM_MAX_DOWNLOAD_MB / TELEGRAM_MAX_UPLOAD_MB override the defaults', () => {
@@ -39,12 +39,12 @@ describe('telegramLimits', () => {
     expect(official).toMatchObject({ downloadBytes: 10 * MB, uploadBytes: 30 * MB });
 
     const selfHosted = telegramLimits(
-      parseConfig({ TELEGRAM_API_ROOT: 'https://bots.example.com/api', TELEGRAM_MAX_DOWNLOAD_MB: '100', TELEGRAM_MAX_UPLOAD_MB: '500', ANIMEFY_MAX_INPUT_BYTES: String(1000 * MB) }),
+      parseConfig({ TELEGRAM_API_ROOT: 'https://bots.example.com/api', TELEGRAM_MAX_DOWNLOAD_MB: '100', TELEGRAM_MAX_UPLOAD_MB: '500', ANIMEFY_MAX_INPUT_MB: '1000' }),
     );
     expect(selfHosted).toMatchObject({ downloadBytes: 100 * MB, uploadBytes: 500 * MB });
   });
 
-  it('an explicit download limit is still capped by ANIMEFY_MAX_INPUT_BYTES', () => {
+  it('an explicit download limit is still capped by ANIMEFY_MAX_INPUT_MB', () => {
     expect(telegramLimits(parseConfig({ TELEGRAM_API_ROOT: 'http://localhost:8081', TELEGRAM_MAX_DOWNLOAD_MB: '1000' })).downloadBytes).toBe(50 * MB);
   });
 });
