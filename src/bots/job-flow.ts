@@ -189,3 +189,26 @@ export function canUpscale(result: Pick<JobResult, 'kind' | 'width' | 'height'>,
 export function requesterOnly(requesterId: string | number, pressedBy: string | number): AnimefyError | undefined {
   return String(requesterId) === String(pressedBy) ? undefined : new AnimefyError('NOT_YOUR_BUTTON');
 }
+
+/** A platform's jobs (its side of the flow), over one JobFlow: counting, cancelling and shutdown are shared. */
+export abstract class PlatformJobs {
+  protected readonly flow: JobFlow;
+
+  constructor(deps: JobFlowDeps) {
+    this.flow = new JobFlow(deps);
+  }
+
+  get running(): number {
+    return this.flow.running;
+  }
+
+  /** The ✖ Cancel button: only the requester may. */
+  cancel(token: string, userId: string | number): Promise<CancelOutcome> {
+    return this.flow.cancel(token, String(userId));
+  }
+
+  /** Stops taking jobs, lets running ones finish for up to `graceMs`, then cancels the rest (each user is told). */
+  shutdown(graceMs: number): Promise<void> {
+    return this.flow.shutdown(graceMs);
+  }
+}

@@ -10,9 +10,9 @@ import type { Logger } from 'pino';
 import { AnimefyError } from '../../errors.ts';
 import type { FaceLook, Mode, UpscaleFactor } from '../../pipeline/modes.ts';
 import type { JobQueue, JobResult } from '../../queue/types.ts';
-import type { ActiveJob, CancelOutcome } from '../active-jobs.ts';
+import type { ActiveJob } from '../active-jobs.ts';
 import { downloadTooLarge, fetchMedia } from '../fetch-media.ts';
-import { canUpscale, JobFlow, resultFileName, warningText, type Admission } from '../job-flow.ts';
+import { canUpscale, PlatformJobs, resultFileName, warningText, type Admission } from '../job-flow.ts';
 import type { RateLimiter } from '../rate-limit.ts';
 import type { ReferenceStore } from '../references.ts';
 import { offerFaceSwitch, resultCaption } from '../result-caption.ts';
@@ -75,15 +75,9 @@ export function uploadLimit(interaction: { attachmentSizeLimit?: number | null }
   return Math.max(64 * 1024, limit - UPLOAD_MARGIN_BYTES);
 }
 
-export class DiscordJobs {
-  private readonly flow: JobFlow;
-
+export class DiscordJobs extends PlatformJobs {
   constructor(private readonly deps: DiscordJobsDeps) {
-    this.flow = new JobFlow({ platform: 'discord', queue: deps.queue, rateLimiter: deps.rateLimiter, log: deps.log, describeError: describeDiscordError });
-  }
-
-  get running(): number {
-    return this.flow.running;
+    super({ platform: 'discord', queue: deps.queue, rateLimiter: deps.rateLimiter, log: deps.log, describeError: describeDiscordError });
   }
 
   /**
@@ -114,16 +108,6 @@ export class DiscordJobs {
 
     const reply = new JobReply(interaction, { private: spec.private, intervalMs: this.deps.editIntervalMs, log, tokenTtlMs: this.deps.tokenTtlMs });
     this.flow.start(interaction.user.id, (job, token) => this.run(token, job, admission, interaction, reply, spec), { interaction: interaction.id });
-  }
-
-  /** The ✖ Cancel button: only the requester may. */
-  cancel(token: string, userId: string): Promise<CancelOutcome> {
-    return this.flow.cancel(token, userId);
-  }
-
-  /** Stops taking jobs, lets running ones finish for up to `graceMs`, then cancels the rest (with a message). */
-  shutdown(graceMs: number): Promise<void> {
-    return this.flow.shutdown(graceMs);
   }
 
   /** Discord's side of the job flow: the media URL (allow-listed), the deferred reply, the upload limit. */

@@ -10,8 +10,8 @@ import type { Logger } from 'pino';
 import { AnimefyError } from '../../errors.ts';
 import type { FaceLook, Mode, UpscaleFactor } from '../../pipeline/modes.ts';
 import type { JobQueue, JobResult } from '../../queue/types.ts';
-import type { ActiveJob, CancelOutcome } from '../active-jobs.ts';
-import { canUpscale, JobFlow, resultFileName, warningText, type Admission } from '../job-flow.ts';
+import type { ActiveJob } from '../active-jobs.ts';
+import { canUpscale, PlatformJobs, resultFileName, warningText, type Admission } from '../job-flow.ts';
 import type { RateLimiter } from '../rate-limit.ts';
 import type { ReferenceStore } from '../references.ts';
 import { downloadFile } from './download.ts';
@@ -72,33 +72,14 @@ export interface TelegramJobsDeps {
   log: Logger;
 }
 
-export class TelegramJobs {
-  private readonly flow: JobFlow;
-
+export class TelegramJobs extends PlatformJobs {
   constructor(private readonly deps: TelegramJobsDeps) {
-    this.flow = new JobFlow({ platform: 'telegram', queue: deps.queue, rateLimiter: deps.rateLimiter, log: deps.log, describeError: describeApiError });
-  }
-
-  get running(): number {
-    return this.flow.running;
+    super({ platform: 'telegram', queue: deps.queue, rateLimiter: deps.rateLimiter, log: deps.log, describeError: describeApiError });
   }
 
   /** Starts a job in the background; every outcome reaches the chat. */
   start(spec: JobSpec): void {
     this.flow.start(String(spec.requester.id), (job, token) => this.run(token, job, spec), { chatId: spec.chatId });
-  }
-
-  /** The ✖ Cancel button: only the requester may. */
-  cancel(token: string, userId: number): Promise<CancelOutcome> {
-    return this.flow.cancel(token, String(userId));
-  }
-
-  /**
-   * Stops taking jobs, lets running ones finish for up to `graceMs`, then cancels the rest (each
-   * user is told the bot is restarting).
-   */
-  shutdown(graceMs: number): Promise<void> {
-    return this.flow.shutdown(graceMs);
   }
 
   /** Telegram's side of the job flow: a status message that follows the job, and the chat action. */
