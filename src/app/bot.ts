@@ -6,6 +6,7 @@
  */
 import { ConfigError, getConfig, type Config } from '../config.ts';
 import { childLogger } from '../log.ts';
+import { installProcessPolicy, processPolicy } from './process-policy.ts';
 import { startQueueService, type QueueService } from './service.ts';
 import { ChatSettingsStore } from '../bots/chat-settings.ts';
 import { discordCredentials, startDiscordBot, type RunningDiscordBot } from '../bots/discord/start.ts';
@@ -23,6 +24,7 @@ export interface RunningBots {
 /** Test hooks (shorter timings); production passes none. */
 export interface StartOverrides {
   discord?: Parameters<typeof startDiscordBot>[3];
+  telegram?: Parameters<typeof startTelegramBot>[3];
 }
 
 interface Stoppable {
@@ -50,7 +52,7 @@ export async function startBots(config: Config, overrides: StartOverrides = {}):
   let discord: RunningDiscordBot | undefined;
   try {
     if (config.TELEGRAM_BOT_TOKEN) {
-      const bot = await startTelegramBot(config, service.queue, settings);
+      const bot = await startTelegramBot(config, service.queue, settings, overrides.telegram);
       telegram = bot;
       running.push({ name: 'telegram', stop: () => bot.stop() });
     }
@@ -103,6 +105,8 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   log.info({ bots: bots.bots }, 'animefy is running');
+  const stopTimeoutMs = (config.ANIMEFY_SHUTDOWN_GRACE_S + 30) * 1000;
+  installProcessPolicy(processPolicy({ log, stop: () => bots.stop(), exit: (code) => process.exit(code), stopTimeoutMs }));
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals += 1;
@@ -115,7 +119,7 @@ async function main(): Promise<void> {
     setTimeout(() => {
       log.error('shutdown took too long: exiting');
       process.exit(1);
-    }, (config.ANIMEFY_SHUTDOWN_GRACE_S + 30) * 1000).unref();
+    }, stopTimeoutMs).unref();
     bots.stop().then(
       () => process.exit(0),
       (err) => {

@@ -9,6 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBots } from '#src/app/bot.ts';
+import { processPolicy } from '#src/app/process-policy.ts';
+import { childLogger } from '#src/log.ts';
 import { parseConfig, REPO_ROOT } from '#src/config.ts';
 import { FakeDiscord } from '../fakes/fake-discord.ts';
 import { FakeTelegram, type FakeChat, type FakeUser } from '../fakes/fake-telegram.ts';
@@ -143,5 +145,70 @@ describe('webhook mode', () => {
       await bots.stop();
       await fake.close();
     }
+  });
+});
+
+describe('long polling trouble', () => {
+  it('a 409 Conflict is waited out; a revoked token (401) stops only the Telegram bot, and Discord keeps answering', async () => {
+    const fake = await FakeTelegram.start();
+    const discord = await FakeDiscord.start();
+    const config = parseConfig({
+      ...process.env,
+      TELEGRAM_BOT_TOKEN: fake.token,
+      TELEGRAM_API_ROOT: fake.apiRoot,
+      TELEGRAM_WEBHOOK_URL: '',
+      DISCORD_TOKEN: discord.token,
+      DISCORD_APP_ID: discord.appId,
+      DISCORD_API_BASE: discord.apiBase,
+      ANIMEFY_REDIS_URL: '',
+      ANIMEFY_METRICS_PORT: '',
+      ANIMEFY_DATA_DIR: dataDir,
+    });
+    const bots = await startBots(config, { telegram: { polling: { retryMs: 200, maxRetryMs: 400 } } });
+    try {
+      const polling = bots.telegram!.polling!;
+      while (fake.pendingPolls === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      // Another instance starts polling with the same token: Telegram ends our poll with 409.
+      fake.failNext('getUpdates', { status: 409 });
+      fake.userText({ chat: dm, from: alice, text: '/styles' }); // wakes the held poll; the next one fails
+      const conflict = await fake.waitForCall('getUpdates', (c) => c.status === 409, { timeoutMs: 30_000 });
+      expect(conflict.status).toBe(409);
+      // Polling comes back by itself and answers what was sent meanwhile.
+      const message = fake.userText({ chat: dm, from: alice, text: '/about' });
+      const reply = await fake.waitForCall('sendMessage', (c) => c.params.reply_parameters?.message_id === message.message_id, { timeoutMs: 30_000 });
+      expect(reply.params.text).toMatch(/non-commercial/);
+      expect(polling.state).toBe('running');
+
+      // The token is revoked: the Telegram bot stops for good, the process and Discord go on.
+      fake.revokeToken();
+      expect(await polling.done).toBe('unauthorized');
+      await discord.waitFor(() => discord.commands.global.length > 0, 30_000, () => 'the Discord commands registered');
+      const about = await discord.slashCommand({ name: 'about' });
+      expect((await about.waitForAck(10_000)).data.content).toMatch(/non-commercial/);
+    } finally {
+      await bots.stop();
+      await fake.close();
+      await discord.close();
+    }
+  });
+
+  it('an unawaited rejection is logged and the process goes on; an uncaught exception stops gracefully, then exits 1', async () => {
+    const log = childLogger({ module: 'test' });
+    const events: string[] = [];
+    let stopped!: () => void;
+    const policy = processPolicy({
+      log,
+      stop: () => new Promise<void>((resolve) => (stopped = () => (events.push('stopped'), resolve()))),
+      exit: (code) => events.push(`exit ${code}`),
+      stopTimeoutMs: 60_000,
+    });
+    policy.onUnhandledRejection(new Error('a stray API call failed'));
+    expect(events).toEqual([]);
+    policy.onUncaughtException(new Error('state is broken'));
+    policy.onUncaughtException(new Error('and again while stopping'));
+    expect(events).toEqual([]); // waits for the graceful stop
+    stopped();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(events).toEqual(['stopped', 'exit 1']);
   });
 });

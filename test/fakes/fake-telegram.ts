@@ -33,7 +33,8 @@ type FileInfo = { file_id: string; file_unique_id: string; file_size: number; fi
 interface StoredFile extends FileInfo { bytes: Buffer; file_name?: string; mime_type?: string }
 interface Poller { limit: number; answer: (updates: any[] | ApiError) => void }
 interface CallWaiter { methods: string[]; predicate?: (call: RecordedCall) => boolean; since: number; resolve: (call: RecordedCall) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }
-type Failure = { status: 429; retryAfter: number } | { status: 500 };
+/** One-shot failures: flood control, a server error, another instance polling (getUpdates), a migrated group. */
+type Failure = { status: 429; retryAfter: number } | { status: 500 } | { status: 409 } | { status: 400; migrateToChatId: number };
 type Handler = (params: Record<string, any>, files: Record<string, UploadedFile>, res: ServerResponse) => unknown;
 
 class ApiError extends Error {
@@ -158,6 +159,7 @@ export class FakeTelegram {
   private commands = new Map<string, any[]>();
   private fileCounter = 0;
   private closed = false;
+  private revoked = false;
 
   private constructor(server: Server, port: number, options: { token?: string; botId?: number; botUsername?: string }) {
     this.server = server;
@@ -332,6 +334,12 @@ export class FakeTelegram {
     this.memberStatus.set(`${chatId}:${userId}`, status);
   }
 
+  /** The token is revoked (@BotFather /revoke): from now on every call answers 401 Unauthorized. */
+  revokeToken(): void {
+    this.revoked = true;
+    for (const poller of [...this.pollers]) poller.answer(new ApiError(401, 'Unauthorized'));
+  }
+
   failNext(method: string, failure: Failure): void {
     this.failures.set(method, [...(this.failures.get(method) ?? []), failure]);
   }
@@ -371,11 +379,15 @@ export class FakeTelegram {
     const call: RecordedCall = { method: route[2], params: {}, files: {}, status: 0, at };
     try {
       this.parseParams(req, url, body, call);
-      if (decodeURIComponent(route[1]) !== this.token) throw new ApiError(401, 'Unauthorized');
+      if (decodeURIComponent(route[1]) !== this.token || this.revoked) throw new ApiError(401, 'Unauthorized');
       const failure = this.failures.get(call.method)?.shift();
       if (failure?.status === 429) {
         const retry_after = failure.retryAfter;
         throw new ApiError(429, `Too Many Requests: retry after ${retry_after}`, { retry_after });
+      }
+      if (failure?.status === 409) throw new ApiError(409, 'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running');
+      if (failure?.status === 400) {
+        throw new ApiError(400, 'Bad Request: group chat was upgraded to a supergroup chat', { migrate_to_chat_id: failure.migrateToChatId });
       }
       if (failure) throw new ApiError(500, 'Internal Server Error');
       const handler = this.methods[call.method] ?? this.methods[Object.keys(this.methods).find((m) => m.toLowerCase() === call.method.toLowerCase()) ?? ''];

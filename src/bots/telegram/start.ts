@@ -6,7 +6,6 @@
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { GrammyError, webhookCallback } from 'grammy';
-import { run, type RunnerHandle } from '@grammyjs/runner';
 import { type Config, MB, mbToBytes } from '../../config.ts';
 import { childLogger } from '../../log.ts';
 import type { JobQueue } from '../../queue/types.ts';
@@ -15,6 +14,7 @@ import { createTelegramBot, type TelegramBot } from './bot.ts';
 import type { TelegramLimits } from './jobs.ts';
 import { telegramCommands } from './features/index.ts';
 import { describeApiError } from './api-error.ts';
+import { Polling, type PollingOptions } from './polling.ts';
 
 const OFFICIAL_API_HOST = 'api.telegram.org';
 /** Updates the bot handles (everything else is not delivered at all). */
@@ -23,6 +23,8 @@ const ALLOWED_UPDATES = ['message', 'callback_query'] as const;
 export interface RunningTelegramBot extends TelegramBot {
   /** Webhook mode: the port the server listens on. */
   webhookPort?: number;
+  /** Long-polling mode: the watched runner. */
+  polling?: Polling;
   stop(): Promise<void>;
 }
 
@@ -42,7 +44,12 @@ export function telegramLimits(config: Config): TelegramLimits {
   };
 }
 
-export async function startTelegramBot(config: Config, queue: JobQueue, settings: ChatSettingsStore): Promise<RunningTelegramBot> {
+/** Test hooks (shorter timings); production passes none. */
+export interface TelegramOverrides {
+  polling?: Pick<PollingOptions, 'retryMs' | 'maxRetryMs'>;
+}
+
+export async function startTelegramBot(config: Config, queue: JobQueue, settings: ChatSettingsStore, overrides: TelegramOverrides = {}): Promise<RunningTelegramBot> {
   const token = config.TELEGRAM_BOT_TOKEN;
   if (!token) throw new Error('TELEGRAM_BOT_TOKEN is not set');
   const log = childLogger({ module: 'telegram' });
@@ -103,14 +110,13 @@ export async function startTelegramBot(config: Config, queue: JobQueue, settings
   }
 
   await bot.api.deleteWebhook();
-  const runner: RunnerHandle = run(bot, {
-    runner: { fetch: { allowed_updates: [...ALLOWED_UPDATES], timeout: 30 }, silent: true, retryInterval: 'exponential', maxRetryTime: Infinity },
-  });
+  const polling = new Polling(bot, log, { allowedUpdates: ALLOWED_UPDATES, ...overrides.polling });
   log.info({ bot: bot.botInfo.username }, 'Telegram bot running (long polling)');
   return {
     ...created,
+    polling,
     async stop() {
-      if (runner.isRunning()) await runner.stop();
+      await polling.stop();
       await jobs.shutdown(graceMs);
     },
   };
