@@ -19,7 +19,7 @@ export const ERROR_MESSAGES = {
   NO_VIDEO_STREAM: 'That file has no picture in it, only sound. Send a video or a GIF.',
   VIDEO_TOO_LONG: 'That video is too long ({seconds} s). Send one of at most {limit} s.',
   TOO_MANY_FRAMES: 'That animation has too many frames ({frames}). Send one with at most {limit}.',
-  VIDEO_TOO_LARGE: "That video's picture is too big ({width}x{height}). Send one of at most {limit} megapixels (1080p is 2.1).",
+  VIDEO_TOO_LARGE: 'That clip is too big to work through ({width}x{height}, {frames} frames). At that size I can take at most {limit} frames ({seconds} s): send a shorter or smaller one.',
   // content
   NO_FACE_FOUND: "I couldn't find a face in that picture. Try a photo where a face is clearly visible, or use another mode.",
   NO_PERSON_FOUND: "I couldn't find a person in that picture. Try the full mode instead.",
@@ -50,10 +50,13 @@ export const ERROR_MESSAGES = {
   ANIMATED_STICKER: "I can't animefy animated (.tgs) stickers: they're drawings, not pictures. Send a photo, a GIF, a video, or a static or video sticker.",
   BUTTON_EXPIRED: 'That button has expired. Send the file again and I will start fresh.',
   NOT_YOUR_BUTTON: 'Only the person who asked for this can do that.',
+  TOO_OLD_TO_DELETE: "Telegram doesn't let me delete messages older than 48 hours. You can still delete it yourself.",
   ADMINS_ONLY: "Only this group's admins can change its default style.",
   MANAGERS_ONLY: 'Only people who can manage this server can change its default style.',
   NO_MEDIA_IN_MESSAGE: "That message has no picture, GIF or video I can use.",
   MEDIA_HOST_NOT_ALLOWED: "I can only fetch pictures that are on Discord itself, not links to other sites. Upload the file instead.",
+  DISCORD_FILE_GONE: 'That file is no longer available on Discord, send it again.',
+  NO_PENDING_RESULT: "Nothing is waiting for you right now. A result I could neither post nor DM to you waits here for {hours} h; one I'm still making comes when it's done.",
   SHUTTING_DOWN: "I'm restarting, so I had to stop this one. Please send it again in a minute.",
   INTERNAL: 'Something went wrong on my side. Please try again in a moment.',
 } as const;

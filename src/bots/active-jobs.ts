@@ -36,6 +36,11 @@ export class ActiveJobs {
     return token;
   }
 
+  /** Who asked for a running job. */
+  ownerOf(token: string): string | undefined {
+    return this.jobs.get(token)?.job.requesterId;
+  }
+
   /** The ✖ Cancel button: only the requester may. */
   async cancel(token: string, userId: string): Promise<CancelOutcome> {
     const entry = this.jobs.get(token);

@@ -60,6 +60,15 @@ export class ChatSettingsStore {
     this.scheduleWrite();
   }
 
+  /** A chat changed id (a Telegram group became a supergroup): its settings go with it. */
+  move(from: string, to: string): void {
+    const settings = this.data.get(from);
+    if (!settings) return;
+    this.data.delete(from);
+    this.data.set(to, { ...settings, ...this.data.get(to) });
+    this.scheduleWrite();
+  }
+
   /** Writes anything pending now (called on shutdown). */
   async flush(): Promise<void> {
     if (this.timer) {

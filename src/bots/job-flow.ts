@@ -63,6 +63,8 @@ export interface JobFlowDeps {
   log: Logger;
   /** Platform API errors described for the log (no tokens). */
   describeError(err: unknown): string;
+  /** The user can't be reached any more (blocked the bot, removed it): logged at info, not as an error. */
+  isUnreachable?(err: unknown): boolean;
 }
 
 export class JobFlow {
@@ -89,7 +91,11 @@ export class JobFlow {
   /** Runs `work` in the background as a job of `userId` (cancellable by them, stopped on shutdown). */
   start(userId: string, work: (job: ActiveJob, token: string) => Promise<void>, context: Record<string, unknown>): void {
     this.active.start(userId, (job, token) =>
-      work(job, token).catch((err: unknown) => this.deps.log.error({ err: this.deps.describeError(err), ...context }, 'job reply failed')),
+      work(job, token).catch((err: unknown) => {
+        const entry = { err: this.deps.describeError(err), ...context };
+        if (this.deps.isUnreachable?.(err)) this.deps.log.info(entry, 'the user blocked the bot or removed it: no reply sent');
+        else this.deps.log.error(entry, 'job reply failed');
+      }),
     );
   }
 
@@ -149,6 +155,10 @@ export class JobFlow {
     return this.active.cancel(token, userId);
   }
 
+  ownerOf(token: string): string | undefined {
+    return this.active.ownerOf(token);
+  }
+
   /**
    * Stops taking jobs, lets running ones finish for up to `graceMs`, then cancels the rest (each
    * user is told the bot is restarting).
@@ -205,6 +215,11 @@ export abstract class PlatformJobs {
   /** The ✖ Cancel button: only the requester may. */
   cancel(token: string, userId: string | number): Promise<CancelOutcome> {
     return this.flow.cancel(token, String(userId));
+  }
+
+  /** Who asked for a running job (undefined once it has ended). */
+  ownerOf(token: string): string | undefined {
+    return this.flow.ownerOf(token);
   }
 
   /** Stops taking jobs, lets running ones finish for up to `graceMs`, then cancels the rest (each user is told). */

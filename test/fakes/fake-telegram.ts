@@ -26,7 +26,7 @@ export interface RecordedCall {
   at: number; // Date.now() when received
 }
 export interface FakeUser { id: number; first_name: string; username?: string; is_bot?: false }
-export interface FakeChat { id: number; type: 'private' | 'group' | 'supergroup'; title?: string; username?: string; first_name?: string }
+export interface FakeChat { id: number; type: 'private' | 'group' | 'supergroup'; title?: string; username?: string; first_name?: string; is_forum?: true }
 
 type UploadedFile = RecordedCall['files'][string];
 type FileInfo = { file_id: string; file_unique_id: string; file_size: number; file_path: string };
@@ -34,7 +34,18 @@ interface StoredFile extends FileInfo { bytes: Buffer; file_name?: string; mime_
 interface Poller { limit: number; answer: (updates: any[] | ApiError) => void }
 interface CallWaiter { methods: string[]; predicate?: (call: RecordedCall) => boolean; since: number; resolve: (call: RecordedCall) => void; reject: (err: Error) => void; timer: NodeJS.Timeout }
 /** One-shot failures: flood control, a server error, another instance polling (getUpdates), a migrated group. */
-type Failure = { status: 429; retryAfter: number } | { status: 500 } | { status: 409 } | { status: 400; migrateToChatId: number };
+type Failure = { status: 429; retryAfter: number } | { status: 500 } | { status: 409 } | { status: 403 };
+/** What a user message may carry besides its content (albums, spoilers, anonymous senders, topics). */
+export interface MessageExtras {
+  media_group_id?: string;
+  has_spoiler?: boolean;
+  /** An anonymous admin (the group itself) or a channel the user posts as; `from` is then a placeholder. */
+  sender_chat?: FakeChat | { id: number; type: 'channel'; title: string };
+  is_topic_message?: boolean;
+  message_thread_id?: number;
+}
+/** The placeholder `from` of anonymous admins' messages (Telegram's @GroupAnonymousBot). */
+export const GROUP_ANONYMOUS_BOT = { id: 1087968824, is_bot: true, first_name: 'Group', username: 'GroupAnonymousBot' } as const;
 type Handler = (params: Record<string, any>, files: Record<string, UploadedFile>, res: ServerResponse) => unknown;
 
 class ApiError extends Error {
@@ -160,6 +171,7 @@ export class FakeTelegram {
   private fileCounter = 0;
   private closed = false;
   private revoked = false;
+  private migrated = new Map<number, number>(); // old group id → its supergroup's id
 
   private constructor(server: Server, port: number, options: { token?: string; botId?: number; botUsername?: string }) {
     this.server = server;
@@ -221,7 +233,7 @@ export class FakeTelegram {
     return update_id;
   }
 
-  userMessage(message: { chat: FakeChat; from: FakeUser } & Record<string, any>): any {
+  userMessage(message: { chat: FakeChat; from: FakeUser | typeof GROUP_ANONYMOUS_BOT } & Record<string, any>): any {
     this.chats.set(message.chat.id, { ...message.chat });
     const full: any = { ...clone(message), message_id: this.nextMessageId(message.chat.id), date: now(), from: { is_bot: false, ...message.from } };
     if (full.reply_to_message) full.reply_to_message = this.asReply(full.reply_to_message);
@@ -235,7 +247,7 @@ export class FakeTelegram {
     return this.userMessage({ ...opts, ...(entities.length ? { entities } : {}) });
   }
 
-  async userPhoto(opts: { chat: FakeChat; from: FakeUser; bytes: Buffer; caption?: string; caption_entities?: any[]; reply_to_message?: any }): Promise<any> {
+  async userPhoto(opts: { chat: FakeChat; from: FakeUser | typeof GROUP_ANONYMOUS_BOT; bytes: Buffer; caption?: string; caption_entities?: any[]; reply_to_message?: any } & MessageExtras): Promise<any> {
     const { bytes, ...rest } = opts;
     const photo = await this.photoSizes(bytes);
     return this.userMessage({ ...rest, ...this.captionFields(opts.caption, opts.caption_entities), photo });
@@ -334,6 +346,24 @@ export class FakeTelegram {
     this.memberStatus.set(`${chatId}:${userId}`, status);
   }
 
+  /**
+   * A group becomes a supergroup with a new id. From now on every call naming the old id answers
+   * 400 with `parameters.migrate_to_chat_id`, as the real API does. `announce` also delivers the
+   * service message (`migrate_to_chat_id`) the old group gets.
+   */
+  migrateChat(from: FakeChat, to: FakeChat, options: { announce?: boolean; by?: FakeUser } = {}): void {
+    this.migrated.set(from.id, to.id);
+    this.chats.set(to.id, { ...to });
+    if (options.announce) this.userMessage({ chat: from, from: options.by ?? { id: 1, first_name: 'Admin' }, migrate_to_chat_id: to.id });
+  }
+
+  /** Makes a stored message `hours` older (Telegram lets bots delete messages for 48 hours only). */
+  ageMessage(chatId: number, messageId: number, hours: number): void {
+    const message = this.messages.get(`${chatId}:${messageId}`);
+    if (!message) throw new Error(`FakeTelegram: no message ${chatId}:${messageId}`);
+    message.date -= Math.round(hours * 3600);
+  }
+
   /** The token is revoked (@BotFather /revoke): from now on every call answers 401 Unauthorized. */
   revokeToken(): void {
     this.revoked = true;
@@ -386,9 +416,9 @@ export class FakeTelegram {
         throw new ApiError(429, `Too Many Requests: retry after ${retry_after}`, { retry_after });
       }
       if (failure?.status === 409) throw new ApiError(409, 'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running');
-      if (failure?.status === 400) {
-        throw new ApiError(400, 'Bad Request: group chat was upgraded to a supergroup chat', { migrate_to_chat_id: failure.migrateToChatId });
-      }
+      if (failure?.status === 403) throw new ApiError(403, 'Forbidden: bot was blocked by the user');
+      const migratedTo = call.params.chat_id !== undefined ? this.migrated.get(Number(call.params.chat_id)) : undefined;
+      if (migratedTo !== undefined) throw new ApiError(400, 'Bad Request: group chat was upgraded to a supergroup chat', { migrate_to_chat_id: migratedTo });
       if (failure) throw new ApiError(500, 'Internal Server Error');
       const handler = this.methods[call.method] ?? this.methods[Object.keys(this.methods).find((m) => m.toLowerCase() === call.method.toLowerCase()) ?? ''];
       if (!handler) throw new ApiError(404, 'Not Found: method not found');
@@ -498,7 +528,11 @@ export class FakeTelegram {
         const status = this.memberStatus.get(`${chatId}:${userId}`) ?? 'member';
         return { status, user: { id: userId, is_bot: false, first_name: `User ${userId}` }, ...(status === 'administrator' ? { can_be_edited: false } : {}) };
       },
-      sendChatAction: (p) => (this.chatId(p.chat_id), true),
+      sendChatAction: (p) => {
+        const chat = this.chats.get(this.chatId(p.chat_id));
+        if (p.message_thread_id !== undefined && !chat?.is_forum) throw badRequest('message thread not found');
+        return true;
+      },
       sendMessage: (p) => {
         const text = p.text === undefined ? '' : String(p.text);
         if (!text.trim()) throw badRequest('message text is empty');
@@ -522,6 +556,8 @@ export class FakeTelegram {
       deleteMessage: (p) => {
         const key = `${this.chatId(p.chat_id)}:${Number(p.message_id)}`;
         if (!this.messages.has(key)) throw badRequest('message to delete not found');
+        // "A message can only be deleted if it was sent less than 48 hours ago."
+        if (now() - this.messages.get(key).date >= 48 * 3600) throw badRequest("message can't be deleted for everyone");
         this.messages.delete(key);
         return true;
       },

@@ -13,8 +13,9 @@ import { ReferenceStore } from '../references.ts';
 import { REFERENCE_TTL_MS, warningText } from '../job-flow.ts';
 import { TelegramJobs, type JobReference, type TelegramLimits } from './jobs.ts';
 import { ChatPacer } from './status-message.ts';
-import { describeApiError } from './api-error.ts';
-import { answerExpired, type FeatureDeps, type TelegramFeature } from './features/feature.ts';
+import { describeApiError, isBlockedError } from './api-error.ts';
+import { answerExpired, chatKey, type FeatureDeps, type TelegramFeature } from './features/feature.ts';
+import { followMigratedChats } from './migration.ts';
 import { telegramCommands, telegramFeatures } from './features/index.ts';
 
 export interface TelegramBotOptions {
@@ -29,6 +30,8 @@ export interface TelegramBotOptions {
   referenceTtlMs?: number;
   /** Minimum time between status edits in one chat (default 2 s). */
   editIntervalMs?: number;
+  /** Longest flood-control wait auto-retry sits out itself (default 60 s; longer ones reach the job code). */
+  maxRetryDelayS?: number;
   /** The features (default: all of features/index.ts). */
   features?: readonly TelegramFeature[];
 }
@@ -44,7 +47,9 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
   // 429 (flood control) and 5xx answers are retried after the delay Telegram asks for. Network
   // errors are not retried here (the plugin would retry them forever): polling retries on its own,
   // and a job whose reply cannot be sent is logged.
-  bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60, rethrowHttpErrors: true }));
+  bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: options.maxRetryDelayS ?? 60, rethrowHttpErrors: true }));
+  const moveSettings = (from: number, to: number) => options.settings.move(chatKey(from), chatKey(to));
+  bot.api.config.use(followMigratedChats(moveSettings, log));
 
   const refs = new ReferenceStore<JobReference>(options.referenceTtlMs ?? REFERENCE_TTL_MS);
   const jobs = new TelegramJobs({
@@ -62,11 +67,15 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
   const deps: FeatureDeps = { api: bot.api, jobs, refs, settings: options.settings, limits: options.limits, log, menu: telegramCommands(features) };
 
   const guarded = bot.errorBoundary((err) => {
-    log.error({ err: describeApiError(err.error), update: err.ctx.update.update_id }, 'update handler failed');
+    const entry = { err: describeApiError(err.error), update: err.ctx.update.update_id };
+    if (isBlockedError(err.error)) return void log.info(entry, 'the user blocked the bot or removed it: no reply sent');
+    log.error(entry, 'update handler failed');
     // Whoever was talking to the bot still gets an answer.
     if (err.ctx.callbackQuery) void err.ctx.answerCallbackQuery().catch(() => undefined);
     else if (err.ctx.chat?.type === 'private') void err.ctx.reply(warningText(new AnimefyError('INTERNAL'))).catch(() => undefined);
   });
+  // The service message of a group → supergroup migration: the chat's settings move to the new id.
+  guarded.on('message:migrate_to_chat_id', (ctx) => moveSettings(ctx.chat.id, ctx.message.migrate_to_chat_id));
   for (const feature of features) guarded.use(feature.composer(deps));
   // A button no feature knows (from an older version of the bot): it has expired.
   guarded.on('callback_query:data', (ctx) => answerExpired(ctx));

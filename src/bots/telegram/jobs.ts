@@ -16,10 +16,10 @@ import type { RateLimiter } from '../rate-limit.ts';
 import type { ReferenceStore } from '../references.ts';
 import { downloadFile } from './download.ts';
 import { cancelKeyboard, resultKeyboard } from './keyboards.ts';
-import { chatActionFor, declaredKind, replyMethod, requestedFormat, type MediaRef } from './media.ts';
+import { chatActionFor, declaredKind, replyMethod, requestedFormat, type MediaRef, type ReplyMethod } from './media.ts';
 import { offerFaceSwitch, resultCaption } from '../result-caption.ts';
 import { ChatActionLoop, ChatPacer, StatusMessage } from './status-message.ts';
-import { describeApiError } from './api-error.ts';
+import { describeApiError, isBlockedError } from './api-error.ts';
 
 export interface TelegramLimits {
   /** Largest input fetched from Telegram. */
@@ -45,6 +45,18 @@ export interface JobReference {
   faces: FaceLook;
   /** A style keyboard on someone's own media: only they may pick. Result buttons are for everyone. */
   onlyRequester: boolean;
+  /** A style keyboard asked once for an album: the album's other items, in order. */
+  album?: JobItem[];
+  /** The forum topic the media was sent in. */
+  threadId?: number;
+}
+
+/** One input of a job: its media and the message holding it. */
+export interface JobItem {
+  media: MediaRef;
+  sourceMessageId: number;
+  /** The forum topic it was sent in. */
+  threadId?: number;
 }
 
 export interface JobSpec {
@@ -58,6 +70,8 @@ export interface JobSpec {
   faces: FaceLook;
   /** A bot message (a style keyboard) to turn into the status message; else a new reply is sent. */
   statusMessageId?: number;
+  /** A forum topic's thread (the chat action must name it; replies find it by themselves). */
+  threadId?: number;
 }
 
 export interface TelegramJobsDeps {
@@ -74,26 +88,47 @@ export interface TelegramJobsDeps {
 
 export class TelegramJobs extends PlatformJobs {
   constructor(private readonly deps: TelegramJobsDeps) {
-    super({ platform: 'telegram', queue: deps.queue, rateLimiter: deps.rateLimiter, log: deps.log, describeError: describeApiError });
+    super({ platform: 'telegram', queue: deps.queue, rateLimiter: deps.rateLimiter, log: deps.log, describeError: describeApiError, isUnreachable: isBlockedError });
   }
 
   /** Starts a job in the background; every outcome reaches the chat. */
   start(spec: JobSpec): void {
-    this.flow.start(String(spec.requester.id), (job, token) => this.run(token, job, spec), { chatId: spec.chatId });
+    this.startAlbum([spec]);
+  }
+
+  /**
+   * Starts the items of an album (or one item) as one job: one place in the rate limit, the items
+   * run one after another (so the per-user queue limit never refuses item 3), and their results
+   * arrive in the album's order. ✖ Cancel stops the item running and the ones after it.
+   */
+  startAlbum(specs: readonly JobSpec[]): void {
+    const first = specs[0];
+    if (!first) return;
+    this.flow.start(
+      String(first.requester.id),
+      async (job, token) => {
+        let admission: Admission;
+        try {
+          admission = this.flow.admit(String(first.requester.id));
+        } catch (err) {
+          await this.deps.api.sendMessage(first.chatId, warningText(err), replyTo(first.sourceMessageId));
+          return;
+        }
+        for (const [i, spec] of specs.entries()) {
+          if (job.controller.signal.aborted) break;
+          // Only the first item's failure before the queue gives the place back: the album took one.
+          await this.run(token, job, spec, i === 0 ? admission : { refund: () => undefined });
+        }
+      },
+      { chatId: first.chatId, items: specs.length },
+    );
   }
 
   /** Telegram's side of the job flow: a status message that follows the job, and the chat action. */
-  private async run(token: string, job: ActiveJob, spec: JobSpec): Promise<void> {
+  private async run(token: string, job: ActiveJob, spec: JobSpec, admission: Admission): Promise<void> {
     const { api, limits } = this.deps;
-    let admission: Admission;
     let status: StatusMessage;
     const cancelButton = cancelKeyboard(token);
-    try {
-      admission = this.flow.admit(String(spec.requester.id));
-    } catch (err) {
-      await api.sendMessage(spec.chatId, warningText(err), replyTo(spec.sourceMessageId));
-      return;
-    }
     try {
       status = await this.openStatus(spec, '📥 Getting your file…', cancelButton);
     } catch (err) {
@@ -120,7 +155,7 @@ export class TelegramJobs extends PlatformJobs {
       surface: {
         status: (text) => status.update(text, cancelButton),
         running: () => {
-          action ??= new ChatActionLoop(api, spec.chatId, chatActionFor(kind));
+          action ??= new ChatActionLoop(api, spec.chatId, chatActionFor(kind), spec.threadId);
           action.start();
         },
         deliver: async (result) => {
@@ -149,6 +184,24 @@ export class TelegramJobs extends PlatformJobs {
     return new StatusMessage(api, spec.chatId, message.message_id, text, pacer, log, markup);
   }
 
+  /**
+   * A finished result is not lost to flood control: auto-retry gives up on waits over a minute, so a
+   * 429 that reaches here is waited out (its retry_after, however long, up to 10 minutes) and the
+   * upload tried again, a few times.
+   */
+  private async waitOutFloodControl(send: () => Promise<void>, chatId: number): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await send();
+      } catch (err) {
+        if (!(err instanceof GrammyError && err.error_code === 429) || attempt > RESULT_FLOOD_RETRIES) throw err;
+        const waitS = Math.min(err.parameters.retry_after ?? 5, MAX_FLOOD_WAIT_S);
+        this.deps.log.warn({ chatId, waitS, attempt }, 'flood control on a result: waiting, then sending again');
+        await new Promise((resolve) => setTimeout(resolve, waitS * 1000));
+      }
+    }
+  }
+
   private async sendResult(spec: JobSpec, result: JobResult): Promise<void> {
     const { api, refs, limits } = this.deps;
     const token = refs.put({
@@ -161,6 +214,7 @@ export class TelegramJobs extends PlatformJobs {
       upscale: spec.upscale,
       faces: spec.faces,
       onlyRequester: false,
+      threadId: spec.threadId,
     });
     const reply_markup = resultKeyboard({
       token,
@@ -174,30 +228,36 @@ export class TelegramJobs extends PlatformJobs {
     const size = { width: result.width, height: result.height };
     const duration = result.media ? Math.max(1, Math.round(result.media.duration)) : undefined;
 
-    const method = replyMethod(spec.media, result);
-    try {
-      switch (method) {
+    // A spoilered input comes back under a spoiler (documents and stickers have none).
+    const spoiler = spec.media.spoiler ? { has_spoiler: true } : {};
+    const send = async (how: ReplyMethod): Promise<void> => {
+      switch (how) {
         case 'photo':
-          await api.sendPhoto(spec.chatId, file(), { ...common, caption });
+          await api.sendPhoto(spec.chatId, file(), { ...common, caption, ...spoiler });
           return;
         case 'sticker':
           await api.sendSticker(spec.chatId, file(), common);
           return;
         case 'animation':
-          await api.sendAnimation(spec.chatId, file(), { ...common, caption, ...size, duration });
+          await api.sendAnimation(spec.chatId, file(), { ...common, caption, ...size, duration, ...spoiler });
           return;
         case 'video':
-          await api.sendVideo(spec.chatId, file(), { ...common, caption, ...size, duration, supports_streaming: true });
+          await api.sendVideo(spec.chatId, file(), { ...common, caption, ...size, duration, supports_streaming: true, ...spoiler });
           return;
         case 'document':
           await api.sendDocument(spec.chatId, file(), { ...common, caption });
           return;
       }
+    };
+
+    const method = replyMethod(spec.media, result, spec.upscale);
+    try {
+      await this.waitOutFloodControl(() => send(method), spec.chatId);
     } catch (err) {
       // Telegram refuses some pictures as photos or stickers (odd sizes): a document always works.
       if (method !== 'document' && err instanceof GrammyError && err.error_code === 400) {
         this.deps.log.warn({ err: describeApiError(err), method }, 'sending as a document instead');
-        await api.sendDocument(spec.chatId, file(), { ...common, caption });
+        await this.waitOutFloodControl(() => send('document'), spec.chatId);
         return;
       }
       if (err instanceof GrammyError && err.error_code === 413) throw new AnimefyError('RESULT_TOO_LARGE', { limit: `${Math.round(limits.uploadBytes / 2 ** 20)} MB` });
@@ -205,6 +265,11 @@ export class TelegramJobs extends PlatformJobs {
     }
   }
 }
+
+/** Tries after a 429 on a finished result, each after the wait Telegram asks for. */
+const RESULT_FLOOD_RETRIES = 3;
+/** The longest single wait honoured (Telegram asks for up to a few minutes in busy groups). */
+const MAX_FLOOD_WAIT_S = 600;
 
 export function replyTo(messageId: number) {
   return { reply_parameters: { message_id: messageId, allow_sending_without_reply: true } };

@@ -63,7 +63,7 @@ export function decodeCallback(data: string): CallbackAction | undefined {
     case PREFIX.cancel:
       return a ? { action: 'cancel', token: a } : undefined;
     case PREFIX.delete:
-      return /^\d+$/.test(a ?? '') ? { action: 'delete', userId: Number(a) } : undefined;
+      return /^-?\d+$/.test(a ?? '') ? { action: 'delete', userId: Number(a) } : undefined;
     case PREFIX.default:
       return a ? { action: 'default', style: a } : undefined;
     default:

@@ -18,6 +18,8 @@ export interface MediaRef {
   fileName?: string;
   /** Stickers: a video sticker (WebM) rather than a static WebP one. */
   videoSticker?: boolean;
+  /** Sent under a spoiler: the result goes back under one too. */
+  spoiler?: boolean;
 }
 
 export type MediaLookup = { media: MediaRef } | { refusal: AnimefyError };
@@ -27,6 +29,12 @@ const NON_MEDIA_MIME = /^(text\/|audio\/|application\/(pdf|zip|x-|msword|vnd\.|j
 
 /** The media of a message, a reason it cannot be used, or undefined when it has none at all. */
 export function findMedia(message: Message | undefined): MediaLookup | undefined {
+  const found = findMediaIn(message);
+  if (found && 'media' in found && message && 'has_spoiler' in message && message.has_spoiler === true) found.media.spoiler = true;
+  return found;
+}
+
+function findMediaIn(message: Message | undefined): MediaLookup | undefined {
   if (!message) return undefined;
   if (message.photo?.length) {
     // Sizes come smallest first; the last is the original resolution Telegram kept.
@@ -106,8 +114,14 @@ export type ReplyMethod = 'photo' | 'document' | 'animation' | 'video' | 'sticke
 
 /** Telegram's limits for sendPhoto: 10 MB, width + height ≤ 10000, aspect ratio ≤ 20. */
 export const PHOTO_MAX_BYTES = 10 * 1024 * 1024;
+/** sendPhoto recompresses pictures to at most this many pixels on the long side. */
+export const PHOTO_MAX_SIDE = 2560;
 
-export function replyMethod(media: MediaRef, result: Pick<JobResult, 'kind' | 'format' | 'width' | 'height' | 'data'>): ReplyMethod {
+/**
+ * How a result goes back. Upscaled pictures and any wider or taller than 2560 px go as documents:
+ * as photos Telegram would shrink them back to 2560 px and recompress them, undoing the point.
+ */
+export function replyMethod(media: MediaRef, result: Pick<JobResult, 'kind' | 'format' | 'width' | 'height' | 'data'>, upscale = 1): ReplyMethod {
   if (result.kind !== 'image') {
     if (result.format === 'webm') return 'document';
     return isAnimationLike(media, result.kind) ? 'animation' : 'video';
@@ -118,7 +132,7 @@ export function replyMethod(media: MediaRef, result: Pick<JobResult, 'kind' | 'f
     return Math.max(width, height) <= 512 ? 'sticker' : 'document';
   }
   // People who send a file (not a compressed photo) want a file back, at full quality.
-  if (media.type === 'document') return 'document';
+  if (media.type === 'document' || upscale > 1 || Math.max(width, height) > PHOTO_MAX_SIDE) return 'document';
   const photoOk =
     result.data.byteLength <= PHOTO_MAX_BYTES && width + height <= 10_000 && Math.max(width, height) / Math.max(1, Math.min(width, height)) <= 20;
   return photoOk ? 'photo' : 'document';

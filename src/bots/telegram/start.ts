@@ -10,7 +10,7 @@ import { type Config, MB, mbToBytes } from '../../config.ts';
 import { childLogger } from '../../log.ts';
 import type { JobQueue } from '../../queue/types.ts';
 import type { ChatSettingsStore } from '../chat-settings.ts';
-import { createTelegramBot, type TelegramBot } from './bot.ts';
+import { createTelegramBot, type TelegramBot, type TelegramBotOptions } from './bot.ts';
 import type { TelegramLimits } from './jobs.ts';
 import { telegramCommands } from './features/index.ts';
 import { describeApiError } from './api-error.ts';
@@ -47,6 +47,7 @@ export function telegramLimits(config: Config): TelegramLimits {
 /** Test hooks (shorter timings); production passes none. */
 export interface TelegramOverrides {
   polling?: Pick<PollingOptions, 'retryMs' | 'maxRetryMs'>;
+  bot?: Pick<TelegramBotOptions, 'maxRetryDelayS' | 'editIntervalMs'>;
 }
 
 export async function startTelegramBot(config: Config, queue: JobQueue, settings: ChatSettingsStore, overrides: TelegramOverrides = {}): Promise<RunningTelegramBot> {
@@ -61,6 +62,7 @@ export async function startTelegramBot(config: Config, queue: JobQueue, settings
     limits: telegramLimits(config),
     rateLimit: { jobs: config.ANIMEFY_RATE_LIMIT_JOBS, windowMs: config.ANIMEFY_RATE_LIMIT_WINDOW_S * 1000 },
     log,
+    ...overrides.bot,
   });
   const { bot, jobs } = created;
   try {

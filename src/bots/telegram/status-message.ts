@@ -10,20 +10,30 @@ import type { InlineKeyboardMarkup } from 'grammy/types';
 import type { Logger } from 'pino';
 import { describeApiError } from './api-error.ts';
 
+/** Groups and channels have negative ids. */
+export const isGroupChat = (chatId: number) => chatId < 0;
+
 /**
- * Hands out edit slots per chat: at least `intervalMs` apart in private chats, and 1.5× that in
- * groups (negative chat ids), where Telegram allows about 20 messages a minute.
+ * Hands out edit slots per chat: at least `intervalMs` apart in private chats, and `groupIntervalMs`
+ * (at least 5 s) in groups (negative chat ids), where Telegram allows about 20 messages a minute for
+ * the whole chat and a busy group's other jobs share them.
  */
 export class ChatPacer {
   private readonly next = new Map<number, number>();
+  readonly groupIntervalMs: number;
 
-  constructor(readonly intervalMs = 2000) {}
+  constructor(
+    readonly intervalMs = 2000,
+    groupIntervalMs = 5000,
+  ) {
+    this.groupIntervalMs = Math.max(groupIntervalMs, intervalMs);
+  }
 
   /** Reserves the chat's next slot; returns how long to wait for it. */
   reserve(chatId: number): number {
     const now = Date.now();
     const at = Math.max(now, this.next.get(chatId) ?? 0);
-    this.next.set(chatId, at + (chatId < 0 ? this.intervalMs * 1.5 : this.intervalMs));
+    this.next.set(chatId, at + (isGroupChat(chatId) ? this.groupIntervalMs : this.intervalMs));
     if (this.next.size > 5000) {
       for (const [id, t] of this.next) if (t < now) this.next.delete(id);
     }
@@ -58,9 +68,15 @@ export class StatusMessage {
     this.markup = this.shownMarkup = markup;
   }
 
-  /** Shows `text` at the chat's next edit slot (earlier pending texts are dropped). */
+  /**
+   * Shows `text` at the chat's next edit slot (earlier pending texts are dropped). In groups an
+   * update that only moves a percentage is skipped: edits there are scarce, and the stage is what
+   * people read.
+   */
   update(text: string, markup?: InlineKeyboardMarkup | null): void {
     if (this.closed) return;
+    const sameButtons = markup === undefined || sameMarkup(markup ?? undefined, this.markup);
+    if (isGroupChat(this.chatId) && sameButtons && onlyPercentChanged(this.desired, text)) return;
     this.desired = text;
     if (markup !== undefined) this.markup = markup ?? undefined;
     this.schedule();
@@ -130,6 +146,17 @@ export class StatusMessage {
   }
 }
 
+/** A progress text without what moves within a stage: the percentage, its bar, the frame number. */
+const withoutPercent = (text: string) =>
+  text
+    .replace(/\d+(\.\d+)?\s?%/g, '%')
+    .replace(/[▰▱]+/g, '▰')
+    .replace(/frame \d+ of \d+/g, 'frame');
+
+function onlyPercentChanged(before: string, after: string): boolean {
+  return before !== after && withoutPercent(before) === withoutPercent(after);
+}
+
 function sameMarkup(a?: InlineKeyboardMarkup, b?: InlineKeyboardMarkup): boolean {
   return JSON.stringify(a?.inline_keyboard ?? []) === JSON.stringify(b?.inline_keyboard ?? []);
 }
@@ -145,11 +172,14 @@ export class ChatActionLoop {
     private readonly api: Api,
     private readonly chatId: number,
     private readonly action: 'upload_photo' | 'upload_video' | 'typing',
+    /** In a forum topic: without it the action would show in the General topic. */
+    private readonly threadId?: number,
   ) {}
 
   start(): void {
     if (this.timer) return;
-    const send = () => void this.api.sendChatAction(this.chatId, this.action).catch(() => undefined);
+    const thread = this.threadId !== undefined ? { message_thread_id: this.threadId } : {};
+    const send = () => void this.api.sendChatAction(this.chatId, this.action, thread).catch(() => undefined);
     send();
     this.timer = setInterval(send, 4500);
   }

@@ -179,7 +179,9 @@ describe('Telegram bot', () => {
 
     const accepted = fake.pressButton({ from: alice, message: photoResult.result, data });
     await fake.waitForCall('deleteMessage', (c) => c.params.message_id === photoResult.result.message_id);
-    expect(fake.callbackAnswer(accepted)).toBeDefined();
+    // Answered once the message is gone.
+    await fake.waitForCall('answerCallbackQuery', (c) => c.params.callback_query_id === accepted);
+    expect(fake.callbackAnswer(accepted)).toMatchObject({ text: '🗑 Deleted.' });
     expect(fake.botMessage(aliceDm.id, photoResult.result.message_id)).toBeUndefined();
   });
 

@@ -71,9 +71,13 @@ describe('callback data', () => {
   });
 
   it('decodes garbage to undefined', () => {
-    for (const data of ['', ':', 'z:abc', 'pick:abc:hayao', 'p', 'p:tok', 'p::hayao', 'a', 'a:', 'u:', 'x:', 's:', 'd:', 'd:abc', 'd:-5', 'd:1.5', 'hello world']) {
+    for (const data of ['', ':', 'z:abc', 'pick:abc:hayao', 'p', 'p:tok', 'p::hayao', 'a', 'a:', 'u:', 'x:', 's:', 'd:', 'd:abc', 'd:1.5', 'd:--5', 'hello world']) {
       expect(decodeCallback(data), JSON.stringify(data)).toBeUndefined();
     }
+  });
+
+  it('a Delete button may belong to a chat (an anonymous admin or a channel asked): a negative id', () => {
+    expect(decodeCallback(encodeCallback({ action: 'delete', userId: -1001234567890 }))).toEqual({ action: 'delete', userId: -1001234567890 });
   });
 
   it('throws when the data would not fit in 64 bytes', () => {

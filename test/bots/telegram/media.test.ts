@@ -155,9 +155,15 @@ describe('replyMethod', () => {
   it('as a document when over 10 MB, too large or too narrow', () => {
     expect(replyMethod(ref('photo'), image(1280, 853, PHOTO_MAX_BYTES + 1))).toBe('document');
     expect(replyMethod(ref('photo'), image(6000, 4001))).toBe('document'); // width + height > 10000
-    expect(replyMethod(ref('photo'), image(5000, 5000))).toBe('photo');
-    expect(replyMethod(ref('photo'), image(4200, 200))).toBe('document'); // 21:1
-    expect(replyMethod(ref('photo'), image(200, 4000))).toBe('photo'); // 20:1
+    expect(replyMethod(ref('photo'), image(2560, 2560))).toBe('photo');
+    expect(replyMethod(ref('photo'), image(2200, 100))).toBe('document'); // 22:1
+    expect(replyMethod(ref('photo'), image(128, 2560))).toBe('photo'); // 20:1
+  });
+
+  it('as a document when upscaled, or over 2560 px on a side (sendPhoto would shrink and recompress it)', () => {
+    expect(replyMethod(ref('photo'), image(2561, 1400))).toBe('document');
+    expect(replyMethod(ref('photo'), image(1600, 1200), 2)).toBe('document');
+    expect(replyMethod(ref('photo'), image(1600, 1200), 1)).toBe('photo');
   });
 
   it('a file sent as a document comes back as a document', () => {

@@ -7,6 +7,7 @@ import { Composer, type Api, type Context } from 'grammy';
 import type { Message } from 'grammy/types';
 import type { Logger } from 'pino';
 import { AnimefyError } from '../../../errors.ts';
+import { describeApiError } from '../api-error.ts';
 import type { ChatSettingsStore } from '../../chat-settings.ts';
 import type { ReferenceStore } from '../../references.ts';
 import type { JobReference, TelegramJobs, TelegramLimits } from '../jobs.ts';
@@ -82,3 +83,24 @@ export function answerAlert(ctx: Context, error: AnimefyError): Promise<true> {
 
 /** The chat-settings key of a Telegram chat. */
 export const chatKey = (chatId: number) => `telegram:${chatId}`;
+
+/** Whether a user is an admin (or the creator) of a chat; a failed check counts as no. */
+export async function isChatAdmin(api: Api, log: Logger, chatId: number, userId: number): Promise<boolean> {
+  try {
+    const member = await api.getChatMember(chatId, userId);
+    return member.status === 'creator' || member.status === 'administrator';
+  } catch (err) {
+    log.warn({ err: describeApiError(err), chatId }, 'could not check admin status');
+    return false;
+  }
+}
+
+/**
+ * Whether `userId` may press the buttons of a job `requesterId` asked for: the requester, or, when
+ * a chat asked (an anonymous admin posts as the group; a "send as" channel post), that chat's admins.
+ * User ids are positive and chat ids negative, so the id says which it is.
+ */
+export async function mayActFor(deps: Pick<FeatureDeps, 'api' | 'log'>, chatId: number, requesterId: number, userId: number): Promise<boolean> {
+  if (requesterId === userId) return true;
+  return requesterId < 0 && isChatAdmin(deps.api, deps.log, chatId, userId);
+}

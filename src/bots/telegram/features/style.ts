@@ -7,25 +7,19 @@ import type { Logger } from 'pino';
 import { AnimefyError } from '../../../errors.ts';
 import { findStyle, getStyle, STYLE_IDS } from '../../../pipeline/styles.ts';
 import { warningText } from '../../job-flow.ts';
-import { describeApiError } from '../api-error.ts';
 import { replyTo } from '../jobs.ts';
 import { defaultStyleKeyboard } from '../keyboards.ts';
 import { defaultStyleSet } from '../messages.ts';
 import { parseJobWords } from '../parse.ts';
-import { answerAlert, answerExpired, chatKey, onButton, onCommand, type TelegramFeature } from './feature.ts';
+import { answerAlert, answerExpired, chatKey, isChatAdmin, onButton, onCommand, type TelegramFeature } from './feature.ts';
 
 /** Words that go back to asking every time. */
 const ASK_WORDS = ['ask', 'none', 'off', 'reset'];
 
-async function maySetDefault(api: Api, log: Logger, chat: { id: number; type: string }, userId: number, senderChatId?: number): Promise<boolean> {
+/** Private chats: the user. Groups: admins (an anonymous admin posts as the group itself). */
+function maySetDefault(api: Api, log: Logger, chat: { id: number; type: string }, userId: number, senderChatId?: number): Promise<boolean> | boolean {
   if (chat.type === 'private' || senderChatId === chat.id) return true;
-  try {
-    const member = await api.getChatMember(chat.id, userId);
-    return member.status === 'creator' || member.status === 'administrator';
-  } catch (err) {
-    log.warn({ err: describeApiError(err), chatId: chat.id }, 'could not check admin status');
-    return false;
-  }
+  return isChatAdmin(api, log, chat.id, userId);
 }
 
 export const style: TelegramFeature = {
