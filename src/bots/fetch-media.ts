@@ -31,7 +31,8 @@ export async function fetchMedia(url: string, options: FetchMediaOptions): Promi
   }
   if (!response.ok || !response.body) {
     await response.body?.cancel();
-    throw new AnimefyError('DOWNLOAD_FAILED', {}, { cause: `file download answered HTTP ${response.status}` });
+    // The status travels as a param (not shown to users): a platform may say more (Discord: 403/404 = the file is gone).
+    throw new AnimefyError('DOWNLOAD_FAILED', { status: response.status }, { cause: `file download answered HTTP ${response.status}` });
   }
   const declared = Number(response.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > maxBytes) {

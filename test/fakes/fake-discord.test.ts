@@ -396,6 +396,149 @@ describe('FakeDiscord with real discord.js', () => {
     expect((await fetch(`${fake.apiBase}/v10/users/@me`)).status).toBe(401);
   });
 
+  it('a follow-up right after a defer edits the loading reply (ephemeral ignored); with that reply deleted it fails 10008', async () => {
+    const { fake, client } = await setup();
+    const edited = handleNext(client, async (i) => {
+      if (!i.isChatInputCommand()) throw new Error('expected a chat input command');
+      await i.deferReply();
+      const followUp = await i.followUp({ content: 'only you?', flags: MessageFlags.Ephemeral });
+      // Once the reply is no longer loading, a follow-up is a new message again.
+      const second = await i.followUp({ content: 'really only you', flags: MessageFlags.Ephemeral });
+      return { followUp, second };
+    });
+    const first = await fake.slashCommand({ name: 'animefy' });
+    const { followUp, second } = await edited;
+    expect(followUp.id).toBe(first.original()!.id);
+    expect(first.original()).toMatchObject({ content: 'only you?', ephemeral: false, loading: false, edits: 1 });
+    expect(first.followupEdits).toBe(1);
+    expect(first.followups).toHaveLength(1);
+    expect(second.id).not.toBe(followUp.id);
+    expect(first.followups[0]).toMatchObject({ content: 'really only you', ephemeral: true });
+
+    const deletedFirst = handleNext(client, async (i) => {
+      if (!i.isChatInputCommand()) throw new Error('expected a chat input command');
+      await i.deferReply();
+      await i.deleteReply();
+      return apiError(i.followUp({ content: 'lost', flags: MessageFlags.Ephemeral }));
+    });
+    const second2 = await fake.slashCommand({ name: 'animefy' });
+    const err = await deletedFirst;
+    expect([err.status, err.code]).toEqual([404, 10008]);
+    expect(second2.followups).toEqual([]);
+
+    // Edited first, then the ephemeral follow-up, then the delete: the requester keeps the message.
+    const editedFirst = handleNext(client, async (i) => {
+      if (!i.isChatInputCommand()) throw new Error('expected a chat input command');
+      await i.deferReply();
+      await i.editReply('⚠️ no');
+      await i.followUp({ content: '⚠️ no', flags: MessageFlags.Ephemeral });
+      await i.deleteReply();
+    });
+    const third = await fake.slashCommand({ name: 'animefy' });
+    await editedFirst;
+    expect(third.original()?.deleted).toBe(true);
+    expect(third.followups.map((m) => [m.content, m.ephemeral])).toEqual([['⚠️ no', true]]);
+  });
+
+  it('says where an interaction comes from (context, owners, app_permissions) and enforces channel permissions and closed DMs', async () => {
+    const { fake, client } = await setup();
+    const seen: any[] = [];
+    client.on(Events.InteractionCreate, (i) => {
+      seen.push({ context: i.context, guildId: i.guildId, owners: i.authorizingIntegrationOwners.toJSON(), canSend: i.appPermissions?.has('SendMessages'), channel: i.channelId });
+      if (i.isRepliable()) void i.reply({ content: 'ok', flags: MessageFlags.Ephemeral });
+    });
+    const user = fake.user(undefined, 'zoe');
+    for (const place of ['guild', 'guild-user-install', 'bot-dm', 'group-dm'] as const) await (await fake.slashCommand({ name: 'animefy', user, place })).waitForAck();
+    const dm = fake.dmChannel(user.id).id;
+    expect(seen).toEqual([
+      { context: 0, guildId: fake.guildId, owners: { 0: fake.guildId }, canSend: true, channel: fake.channelId },
+      // No bot in that server: @everyone's permissions (which may well include Send Messages), owned by the user only.
+      { context: 0, guildId: fake.foreignGuildId, owners: { 1: user.id }, canSend: true, channel: fake.foreignChannelId },
+      { context: 1, guildId: null, owners: { 0: '0' }, canSend: true, channel: dm },
+      { context: 2, guildId: null, owners: { 1: user.id }, canSend: false, channel: fake.groupDmId },
+    ]);
+    // The app answered in all four places, but its bot can only post in the first and in its own DM.
+    expect((await apiError(client.rest.post(Routes.channelMessages(fake.foreignChannelId), { body: { content: 'x' } }))).code).toBe(50001);
+    expect((await apiError(client.rest.post(Routes.channelMessages(fake.groupDmId), { body: { content: 'x' } }))).code).toBe(50001);
+
+    fake.setBotPermissions(fake.channelId, (1n << 10n) | (1n << 11n)); // view and send, no files
+    await client.rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'text is fine' } });
+    const noFiles = await apiError(client.rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'x' }, files: [{ name: 'a.txt', data: Buffer.from('a') }] }));
+    expect([noFiles.status, noFiles.code]).toEqual([403, 50013]);
+    fake.setBotPermissions(fake.channelId, 0n);
+    expect((await apiError(client.rest.post(Routes.channelMessages(fake.channelId), { body: { content: 'x' } }))).code).toBe(50001);
+    const limited = await fake.slashCommand({ name: 'animefy', user });
+    await limited.waitForAck();
+    expect(seen.at(-1).canSend).toBe(false);
+
+    fake.closeDms(user.id);
+    const channel = (await client.rest.post(Routes.userChannels(), { body: { recipient_id: user.id } })) as any; // opening still works
+    const closed = await apiError(client.rest.post(Routes.channelMessages(channel.id), { body: { content: 'hi' } }));
+    expect([closed.status, closed.code]).toEqual([403, 50007]);
+  });
+
+  it('gives a forwarded message empty and its files in message_snapshots; marks SPOILER_ files; expired attachment URLs answer 404', async () => {
+    const { fake, client } = await setup();
+    const image = await png(6, 6);
+    const spoiler = await fake.addAttachment('SPOILER_cat.png', image);
+    expect(spoiler.flags).toBe(8);
+    const plain = await fake.addAttachment('cat.png', image);
+    expect(plain.flags).toBeUndefined();
+    const handled = handleNext(client, async (i) => {
+      if (!i.isMessageContextMenuCommand()) throw new Error('expected a message context menu');
+      await i.reply({ content: 'ok', flags: MessageFlags.Ephemeral });
+      const target = i.targetMessage;
+      const snapshot = target.messageSnapshots.first();
+      return { own: target.attachments.size, content: target.content, snapshot: snapshot?.attachments.first()?.url, spoiler: snapshot?.attachments.first()?.spoiler, forwardType: target.reference?.type };
+    });
+    await fake.contextMenu({ name: 'Animefy', message: { forwardOf: { content: 'look', attachments: [spoiler] } } });
+    expect(await handled).toEqual({ own: 0, content: '', snapshot: spoiler.url, spoiler: true, forwardType: 1 });
+
+    expect((await fetch(plain.url)).status).toBe(200);
+    fake.expireAttachment(plain.url);
+    const gone = await fetch(plain.url);
+    expect([gone.status, await gone.text()]).toEqual([404, 'This content is no longer available.']);
+    const short = await fake.addAttachment('short.png', image, 'image/png', { ttlMs: 1000 });
+    expect(Number.parseInt(new URL(short.url).searchParams.get('ex')!, 16) - Number.parseInt(new URL(short.url).searchParams.get('is')!, 16)).toBe(1);
+  });
+
+  it('shards like Discord: /gateway/bot recommends a count, one shard past 2,500 servers is refused (4011), shards: "auto" starts', async () => {
+    const fake = await FakeDiscord.start({ heartbeatIntervalMs: 400, guildCount: 2600, maxConcurrency: 3 });
+    cleanups.push(() => fake.close());
+    const gateway = await fetch(`${fake.apiBase}/v10/gateway/bot`, { headers: { authorization: `Bot ${fake.token}` } });
+    expect(await gateway.json()).toMatchObject({ shards: 3, session_start_limit: { max_concurrency: 3 } });
+
+    const closeCode = new Promise<number>((resolve) => {
+      const ws = new WebSocket(`${fake.gatewayUrl}/?v=10&encoding=json`);
+      ws.on('message', (data) => {
+        if (JSON.parse(String(data)).op === 10) ws.send(JSON.stringify({ op: 2, d: { token: fake.token, intents: 1, properties: {} } }));
+      });
+      ws.on('close', (code) => resolve(code));
+    });
+    expect(await closeCode).toBe(4011);
+
+    const client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: fake.apiBase }, shards: 'auto' });
+    cleanups.push(() => client.destroy());
+    const ready = once(client, Events.ClientReady);
+    await client.login(fake.token);
+    await ready;
+    expect(fake.identifies.map((i) => i.shard).sort()).toEqual([[0, 3], [1, 3], [2, 3]]);
+    expect(client.ws.shards.size).toBe(3);
+    expect(client.guilds.cache.has(fake.guildId)).toBe(true);
+    // An interaction reaches the client once, through the shard of its server.
+    const shards: number[] = [];
+    client.on(Events.Raw, (packet: any, shardId: number) => {
+      if (packet.t === 'INTERACTION_CREATE') shards.push(shardId);
+    });
+    const handled = handleNext(client, async (i) => {
+      if (i.isRepliable()) await i.reply('hi');
+      return i.guildId;
+    });
+    await fake.slashCommand({ name: 'animefy' });
+    expect(await handled).toBe(fake.guildId);
+    expect(shards).toEqual([Number((BigInt(fake.guildId) >> 22n) % 3n)]);
+  });
+
   it('leaves no open sockets after client.destroy() and fake.close()', async () => {
     const tcp = () => process.getActiveResourcesInfo().filter((r) => r.startsWith('TCP')).length;
     const before = tcp();

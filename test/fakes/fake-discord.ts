@@ -24,6 +24,20 @@
  * 3 s expire (callbacks then get 10062 Unknown interaction), and `expireToken` makes the interaction
  * webhook answer 50027 Invalid Webhook Token, like a token older than 15 minutes.
  *
+ * Documented rules it copies beyond the happy path:
+ * - a follow-up right after a deferred reply edits that "thinking…" reply (ephemeral flag ignored), and
+ *   fails with 10008 Unknown Message once that reply was deleted;
+ * - where an interaction comes from (`place`: the server, a server where only the user installed the app,
+ *   the bot's DM, a group DM) sets `context`, `authorizing_integration_owners` and `app_permissions`; the
+ *   bot can post only where it is (50001 Missing Access elsewhere), with its channel permissions
+ *   (`setBotPermissions`: 50001 without View Channel, 50013 without Send Messages or, for files, Attach
+ *   Files), and not to a user whose DMs are closed (`closeDms`: 50007);
+ * - a forwarded message (`forwardOf`) is empty and carries the original in `message_snapshots`;
+ * - files named `SPOILER_…` get the IS_SPOILER attachment flag; CDN URLs stop working past their `ex`
+ *   or after `expireAttachment` (404), and command-option uploads are marked `ephemeral`;
+ * - sharding (`guildCount`): `/gateway/bot` recommends a shard count, an IDENTIFY with too few shards is
+ *   closed with 4011, and each server's events go to its own shard.
+ *
  * Notes from discord.js 14.28's source:
  * - every interaction callback is sent with `?with_response=false` (or `true` with `withResponse`), so the
  *   fake answers 204 without a body (and without a content-type: @discordjs/rest would try to parse JSON)
@@ -78,13 +92,41 @@ export interface FakeDiscordOptions {
   heartbeatIntervalMs?: number; // HELLO heartbeat_interval (default 41250)
   attachmentSizeLimit?: number; // max upload per file, also sent as `attachment_size_limit` (default 10 MiB)
   ackDeadlineMs?: number; // interactions not acknowledged within this expire (default 3000)
+  /**
+   * How many servers the bot is in (default 1; only the fake's one guild is real). Decides sharding like
+   * Discord: `GET /gateway/bot` recommends one shard per 1,000 servers, and an IDENTIFY with fewer than one
+   * shard per 2,500 servers is closed with 4011 Sharding required.
+   */
+  guildCount?: number;
+  /** `session_start_limit.max_concurrency` (default 1: discord.js then identifies one shard every 5 s). */
+  maxConcurrency?: number;
 }
-export interface AttachmentInput { content?: string; attachments?: any[]; embeds?: any[]; author?: FakeUserObject; id?: string }
+export interface AttachmentInput {
+  content?: string; attachments?: any[]; embeds?: any[]; author?: FakeUserObject; id?: string;
+  /** A forwarded message: its own content and files stay empty, the forwarded ones are in `message_snapshots`. */
+  forwardOf?: { content?: string; attachments?: any[]; embeds?: any[] };
+}
+/**
+ * Where an interaction comes from (`context` and `authorizing_integration_owners`, as Discord sends them):
+ * - `guild`: the fake's server, where the bot is installed (default);
+ * - `guild-user-install`: another server, where only the user installed the app (the bot is not a member);
+ * - `bot-dm`: the user's DM with the bot;
+ * - `group-dm`: a group DM (or a DM between users) through the user-installed app.
+ */
+export type InteractionPlace = 'guild' | 'guild-user-install' | 'bot-dm' | 'group-dm';
 
 // ---------------------------------------------------------------- constants and helpers
 
 const DISCORD_EPOCH = 1420070400000n;
 const EPHEMERAL = 64;
+/** Message flag HAS_SNAPSHOT: a forwarded message. */
+const HAS_SNAPSHOT = 1 << 14;
+/** Attachment flag IS_SPOILER: set for files named `SPOILER_…`. */
+const ATTACHMENT_SPOILER = 8;
+/** Permission bits the fake enforces on channel messages. */
+const PERM = { VIEW_CHANNEL: 1n << 10n, SEND_MESSAGES: 1n << 11n, EMBED_LINKS: 1n << 14n, ATTACH_FILES: 1n << 15n, MENTION_EVERYONE: 1n << 17n } as const;
+/** @everyone in a typical server (view, send, history, reactions…): an app without a bot there gets these plus files and links. */
+const EVERYONE_PERMISSIONS = (1n << 6n) | (1n << 10n) | (1n << 11n) | (1n << 16n) | (1n << 18n) | (1n << 31n) | (1n << 38n);
 const LOADING = 128;
 const SUPPRESS_EMBEDS = 4;
 const SUPPRESS_NOTIFICATIONS = 4096;
@@ -131,9 +173,9 @@ async function imageSize(data: Buffer, contentType: string): Promise<{ width?: n
   return meta?.width && meta.height ? { width: meta.width, height: meta.height } : {};
 }
 
-interface CdnFile extends StoredFile { id: string; channelId: string; signature: string; downloads: number }
+interface CdnFile extends StoredFile { id: string; channelId: string; signature: string; downloads: number; expiresAt: number }
 interface Waiter { check: () => unknown; resolve: (value: any) => void; reject: (err: Error) => void; timer: NodeJS.Timeout; describe: () => string }
-interface GatewaySession { ws: WebSocket; seq: number; identified: boolean; sessionId?: string }
+interface GatewaySession { ws: WebSocket; seq: number; identified: boolean; sessionId?: string; shard: [number, number] }
 interface RouteContext { params: Record<string, string>; query: URLSearchParams; body: any; files: UploadedFile[] }
 interface Route { method: string; pattern: RegExp; template: string; auth: boolean; handler: (ctx: RouteContext) => unknown }
 
@@ -167,6 +209,8 @@ export class FakeInteraction {
   readonly followups: FakeMessage[] = [];
   tokenExpired = false;
   originalId?: string; // message created by a type 4/5 callback
+  /** Follow-ups that Discord turned into an edit of the still-loading deferred reply (see `followUp`). */
+  followupEdits = 0;
   constructor(
     readonly payload: any,
     readonly dispatchedAt: number,
@@ -215,6 +259,13 @@ export class FakeDiscord {
   readonly heartbeatIntervalMs: number;
   readonly attachmentSizeLimit: number;
   readonly ackDeadlineMs: number;
+  readonly guildCount: number;
+  readonly maxConcurrency: number;
+  /** A server where the app is only user-installed (the bot is not a member), and its channel. */
+  readonly foreignGuildId = '1200000000000000091';
+  readonly foreignChannelId = '1200000000000000092';
+  /** A group DM the user-installed app is used in (the bot is not a recipient). */
+  readonly groupDmId = '1200000000000000093';
   readonly botUser: FakeUserObject;
   readonly requests: RecordedRequest[] = [];
   readonly identifies: { intents: number; token: string; shard?: [number, number]; properties?: any; at: number }[] = [];
@@ -231,6 +282,8 @@ export class FakeDiscord {
   private readonly waiters = new Set<Waiter>();
   private readonly faults: { match: RegExp; fault: Fault }[] = [];
   private readonly failingChannels = new Set<string>();
+  private readonly botPermissions = new Map<string, bigint>(); // channel id → the bot's permissions there (default: all)
+  private readonly closedDms = new Set<string>(); // users who accept no DMs from the bot
   private readonly users = new Map<string, FakeUserObject>();
   private readonly dmChannels = new Map<string, any>(); // channel id → DM channel object
   private readonly store = new Map<string, FakeMessage>();
@@ -255,6 +308,8 @@ export class FakeDiscord {
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 41_250;
     this.attachmentSizeLimit = options.attachmentSizeLimit ?? 10 * 1024 * 1024;
     this.ackDeadlineMs = options.ackDeadlineMs ?? 3000;
+    this.guildCount = options.guildCount ?? 1;
+    this.maxConcurrency = options.maxConcurrency ?? 1;
     this.token = `${Buffer.from(this.botUserId).toString('base64').replace(/=+$/, '')}.${randomBytes(4).toString('base64url')}.${randomBytes(28).toString('base64url')}`;
     this.botUser = { id: this.botUserId, username: 'Animefy Test', discriminator: '0', global_name: null, avatar: null, bot: true, public_flags: 0 };
     this.users.set(this.botUserId, this.botUser);
@@ -312,10 +367,21 @@ export class FakeDiscord {
     return clone(channel);
   }
 
-  /** Stores bytes on the CDN and returns a full attachment object with a signed URL. */
-  async addAttachment(filename: string, data: Buffer, contentType?: string, options: { channelId?: string; description?: string } = {}): Promise<any> {
+  /**
+   * Stores bytes on the CDN and returns a full attachment object with a signed URL, valid for `ttlMs`
+   * (default a day, Discord's `ex`; files uploaded to a slash-command option may go sooner: `expireAttachment`).
+   */
+  async addAttachment(filename: string, data: Buffer, contentType?: string, options: { channelId?: string; description?: string; ttlMs?: number } = {}): Promise<any> {
     const type = contentType ?? MIME[extOf(filename)] ?? 'application/octet-stream';
-    return this.storeCdnFile(options.channelId ?? this.channelId, filename, Buffer.from(data), type, options.description);
+    return this.storeCdnFile(options.channelId ?? this.channelId, filename, Buffer.from(data), type, options.description, options.ttlMs);
+  }
+
+  /** The CDN no longer serves this attachment (its URL expired, or Discord removed an ephemeral upload): 404. */
+  expireAttachment(urlOrId: string): void {
+    const id = /\/attachments\/[^/]+\/([^/]+)\//.exec(urlOrId)?.[1] ?? urlOrId;
+    const file = this.cdn.get(id);
+    if (!file) throw new Error(`FakeDiscord.expireAttachment: unknown attachment ${urlOrId}`);
+    file.expiresAt = 0;
   }
 
   /** Serves arbitrary bytes at `cdnOrigin + path` (e.g. embed images); returns the full URL. */
@@ -337,12 +403,27 @@ export class FakeDiscord {
   /** A message sent by a user (not dispatched; the bot only gets Guilds intent), e.g. a context-menu target. */
   async userMessage(input: AttachmentInput & { channelId?: string }): Promise<FakeMessage> {
     const channelId = input.channelId ?? this.channelId;
+    const forward = input.forwardOf;
     const json = this.messageJson({
-      id: input.id, channelId, author: input.author ?? this.defaultUser, content: input.content ?? '', type: 0,
-      embeds: (input.embeds ?? []).map((e) => ({ type: 'rich', ...e })), attachments: clone(input.attachments ?? []),
+      id: input.id, channelId, author: input.author ?? this.defaultUser, content: forward ? '' : input.content ?? '', type: 0,
+      embeds: forward ? [] : (input.embeds ?? []).map((e) => ({ type: 'rich', ...e })), attachments: forward ? [] : clone(input.attachments ?? []),
+      flags: forward ? HAS_SNAPSHOT : 0,
+      // A forward (reference type 1): the message itself is empty; what was forwarded is a snapshot of the original.
+      extra: forward
+        ? {
+            message_reference: { type: 1, message_id: this.snowflake(), channel_id: this.channelId, guild_id: this.guildId },
+            message_snapshots: [{
+              message: {
+                type: 0, content: forward.content ?? '', embeds: (forward.embeds ?? []).map((e) => ({ type: 'rich', ...e })), attachments: clone(forward.attachments ?? []),
+                timestamp: new Date().toISOString(), edited_timestamp: null, flags: 0, mentions: [], mention_roles: [], components: [],
+              },
+            }],
+          }
+        : undefined,
     });
     const record = new FakeMessage(json);
-    record.files = json.attachments.map((a: any) => this.cdnFileOf(a)).filter(Boolean);
+    const attachments = forward ? json.message_snapshots[0].message.attachments : json.attachments;
+    record.files = attachments.map((a: any) => this.cdnFileOf(a)).filter(Boolean);
     this.store.set(record.id, record);
     return record;
   }
@@ -355,12 +436,16 @@ export class FakeDiscord {
     user?: FakeUserObject; guild?: boolean; attachmentSizeLimit?: number;
     /** The member's permissions in the guild (a bit set as a decimal string; default: all). */
     memberPermissions?: string;
+    /** Where it is used (default `guild`; `guild: false` means `bot-dm`). */
+    place?: InteractionPlace;
   }): Promise<FakeInteraction> {
+    const place = opts.place ?? (opts.guild === false ? 'bot-dm' : 'guild');
     const resolvedAttachments: Record<string, any> = {};
     for (const a of opts.attachments ?? []) resolvedAttachments[a.id] = clone(a);
     const options = (opts.options ?? []).map((o) => {
       if (o.type === 11 && o.value && typeof o.value === 'object') {
-        resolvedAttachments[o.value.id] = clone(o.value);
+        // Files uploaded to a command option are ephemeral attachments: Discord removes them after a while.
+        resolvedAttachments[o.value.id] = { ...clone(o.value), ephemeral: true };
         return { ...o, value: o.value.id };
       }
       return clone(o);
@@ -368,21 +453,21 @@ export class FakeDiscord {
     const commandId = this.registeredCommand(opts.name, 1)?.id ?? this.snowflake();
     const data: any = { id: commandId, name: opts.name, type: 1, ...(options.length ? { options } : {}) };
     if (Object.keys(resolvedAttachments).length) data.resolved = { attachments: resolvedAttachments };
-    if (opts.guild !== false && this.commands.guild.get(this.guildId)?.some((c) => c.id === commandId)) data.guild_id = this.guildId;
-    return this.dispatchInteraction(2, data, { user: opts.user, guild: opts.guild !== false, attachmentSizeLimit: opts.attachmentSizeLimit, memberPermissions: opts.memberPermissions });
+    if (place === 'guild' && this.commands.guild.get(this.guildId)?.some((c) => c.id === commandId)) data.guild_id = this.guildId;
+    return this.dispatchInteraction(2, data, { user: opts.user, place, attachmentSizeLimit: opts.attachmentSizeLimit, memberPermissions: opts.memberPermissions });
   }
 
   /** Dispatches a MESSAGE context-menu command on a user message (stored by the fake, so `fake.message(id)` knows it). */
-  async contextMenu(opts: { name: string; message: AttachmentInput; user?: FakeUserObject; guild?: boolean }): Promise<FakeInteraction> {
-    const guild = opts.guild !== false;
+  async contextMenu(opts: { name: string; message: AttachmentInput; user?: FakeUserObject; guild?: boolean; place?: InteractionPlace }): Promise<FakeInteraction> {
+    const place = opts.place ?? (opts.guild === false ? 'bot-dm' : 'guild');
     const user = opts.user ?? this.defaultUser;
-    const channelId = guild ? this.channelId : this.dmChannel(user.id).id;
+    const channelId = this.channelFor(place, user.id);
     const target = await this.userMessage({ ...opts.message, author: opts.message.author ?? user, channelId });
     const data = {
       id: this.registeredCommand(opts.name, 3)?.id ?? this.snowflake(), name: opts.name, type: 3, target_id: target.id,
       resolved: { messages: { [target.id]: clone(target.json) } },
     };
-    return this.dispatchInteraction(2, data, { user, guild });
+    return this.dispatchInteraction(2, data, { user, place });
   }
 
   /** Dispatches a button press on a stored message (usually one the bot sent). */
@@ -399,11 +484,15 @@ export class FakeDiscord {
     return this.interactions.get(idOrToken) ?? this.byToken.get(idOrToken);
   }
 
-  /** Sends a raw dispatch (op 0) to every identified gateway session; returns how many got it. */
+  /**
+   * Sends a raw dispatch (op 0) to the identified gateway sessions of the shard it belongs to (like
+   * Discord: a server's events go to shard `(guild_id >> 22) % shard_count`, DMs to shard 0); returns
+   * how many got it.
+   */
   dispatch(t: string, d: any): number {
     let sent = 0;
     for (const session of this.sessions) {
-      if (!session.identified) continue;
+      if (!session.identified || !this.onShard(session, d?.guild_id)) continue;
       this.send(session, { op: 0, t, s: ++session.seq, d });
       sent++;
     }
@@ -476,6 +565,24 @@ export class FakeDiscord {
   }
 
   /**
+   * The bot's permissions in a channel of the fake's server (a bit set; default: all). Sent as the
+   * interactions' `app_permissions` there, and enforced like Discord on channel messages: without
+   * VIEW_CHANNEL 403 50001 Missing Access, without SEND_MESSAGES (or ATTACH_FILES for files) 403 50013 Missing Permissions.
+   */
+  setBotPermissions(channelId: string, permissions: bigint): void {
+    this.botPermissions.set(channelId, permissions);
+  }
+
+  botPermissionsIn(channelId: string): bigint {
+    return this.botPermissions.get(channelId) ?? BigInt(ALL_PERMISSIONS);
+  }
+
+  /** The user accepts no DMs from the bot (privacy settings, or no shared server): sending one answers 403 50007. */
+  closeDms(userId: string): void {
+    this.closedDms.add(userId);
+  }
+
+  /**
    * One-shot fault for the next REST request whose `"METHOD /path"` (no `/api/v10`, no query) or route
    * template (e.g. `PATCH /webhooks/:app/:token/messages/@original`) matches.
    */
@@ -500,7 +607,7 @@ export class FakeDiscord {
   // ---------------------------------------------------------------- gateway
 
   private onGatewayConnection(ws: WebSocket, req: IncomingMessage): void {
-    const session: GatewaySession = { ws, seq: 0, identified: false };
+    const session: GatewaySession = { ws, seq: 0, identified: false, shard: [0, 1] };
     this.sessions.add(session);
     ws.on('close', () => this.sessions.delete(session));
     ws.on('error', () => this.sessions.delete(session));
@@ -551,21 +658,26 @@ export class FakeDiscord {
       this.protocolErrors.push('IDENTIFY asked for payload compression, which FakeDiscord does not support');
       return void session.ws.close(1003, 'FakeDiscord does not support identify compression');
     }
+    const shard: [number, number] = Array.isArray(d.shard) ? [Number(d.shard[0]), Number(d.shard[1])] : [0, 1];
+    if (!(Number.isInteger(shard[0]) && Number.isInteger(shard[1]) && shard[0] >= 0 && shard[0] < shard[1])) return void session.ws.close(4010, 'Invalid shard.');
+    if (shard[1] < this.requiredShards) return void session.ws.close(4011, 'Sharding required.');
     const intents = Number(d.intents ?? 0);
     this.identifies.push({ intents, token: d.token, shard: d.shard, properties: d.properties, at: Date.now() });
     session.identified = true;
+    session.shard = shard;
+    const hasGuild = this.onShard(session, this.guildId);
     session.sessionId = hex(16);
     this.send(session, {
       op: 0, t: 'READY', s: ++session.seq,
       d: {
         v: 10, user_settings: {}, user: { ...clone(this.botUser), flags: 0, mfa_enabled: false, verified: true, email: null },
-        guilds: [{ id: this.guildId, unavailable: true }], private_channels: [], relationships: [], presences: [],
+        guilds: hasGuild ? [{ id: this.guildId, unavailable: true }] : [], private_channels: [], relationships: [], presences: [],
         session_type: 'normal', session_id: session.sessionId, resume_gateway_url: this.gatewayUrl,
-        shard: d.shard ?? [0, 1], application: { id: this.appId, flags: 0 }, geo_ordered_rtc_regions: [], auth: {}, _trace: [],
+        shard, application: { id: this.appId, flags: 0 }, geo_ordered_rtc_regions: [], auth: {}, _trace: [],
       },
     });
     // Only clients with the Guilds intent get GUILD_CREATE; discord.js waits for it before `clientReady`.
-    if (intents & 1) this.send(session, { op: 0, t: 'GUILD_CREATE', s: ++session.seq, d: this.guildJson() });
+    if (intents & 1 && hasGuild) this.send(session, { op: 0, t: 'GUILD_CREATE', s: ++session.seq, d: this.guildJson() });
     this.notify();
   }
 
@@ -594,34 +706,104 @@ export class FakeDiscord {
     if (session.ws.readyState === session.ws.OPEN) session.ws.send(JSON.stringify(payload));
   }
 
-  private async waitForSession(timeoutMs = 5000): Promise<void> {
-    await this.waitFor(() => [...this.sessions].some((s) => s.identified && s.ws.readyState === s.ws.OPEN), timeoutMs, () => 'identified gateway session (did the bot log in?)');
+  private async waitForSession(guildId?: string, timeoutMs = 5000): Promise<void> {
+    await this.waitFor(
+      () => [...this.sessions].some((s) => s.identified && s.ws.readyState === s.ws.OPEN && this.onShard(s, guildId)),
+      timeoutMs,
+      () => 'identified gateway session (did the bot log in?)',
+    );
+  }
+
+  /** Shards Discord recommends in `GET /gateway/bot`: about one per 1,000 servers. */
+  get recommendedShards(): number {
+    return Math.max(1, Math.ceil(this.guildCount / 1000));
+  }
+
+  /** The fewest shards Discord accepts: sharding is required from 2,500 servers per shard. */
+  get requiredShards(): number {
+    return Math.floor(this.guildCount / 2500) + 1;
+  }
+
+  /** Whether events of `guildId` (none: DMs) go to this session's shard. */
+  private onShard(session: GatewaySession, guildId?: string): boolean {
+    const [id, count] = session.shard;
+    const target = guildId ? Number((BigInt(guildId) >> 22n) % BigInt(count)) : 0;
+    return target === id;
   }
 
   // ---------------------------------------------------------------- interaction payloads
 
-  private async dispatchInteraction(type: number, data: any, opts: { user?: FakeUserObject; guild: boolean; attachmentSizeLimit?: number; message?: FakeMessage; memberPermissions?: string }): Promise<FakeInteraction> {
-    await this.waitForSession();
+  /** The channel an interaction of `place` happens in. */
+  private channelFor(place: InteractionPlace, userId: string): string {
+    switch (place) {
+      case 'guild': return this.channelId;
+      case 'guild-user-install': return this.foreignChannelId;
+      case 'bot-dm': return this.dmChannel(userId).id;
+      case 'group-dm': return this.groupDmId;
+    }
+  }
+
+  /** Where a stored message is, as an interaction place (for components on it). */
+  private placeOf(channelId: string): InteractionPlace {
+    if (channelId === this.foreignChannelId) return 'guild-user-install';
+    if (channelId === this.groupDmId) return 'group-dm';
+    return this.dmChannels.has(channelId) ? 'bot-dm' : 'guild';
+  }
+
+  /** The server a channel belongs to (none for DMs and group DMs). */
+  private guildOf(channelId: string): string | undefined {
+    if (channelId === this.foreignChannelId) return this.foreignGuildId;
+    if (channelId === this.groupDmId || this.dmChannels.has(channelId)) return undefined;
+    return this.guildId;
+  }
+
+  private async dispatchInteraction(type: number, data: any, opts: { user?: FakeUserObject; place: InteractionPlace; attachmentSizeLimit?: number; message?: FakeMessage; memberPermissions?: string }): Promise<FakeInteraction> {
+    const { place } = opts;
+    const channelId = this.channelFor(place, (opts.user ?? this.defaultUser).id);
+    await this.waitForSession(this.guildOf(channelId));
     const user = opts.user ?? this.defaultUser;
     const id = this.snowflake();
     const payload: any = {
       id, application_id: this.appId, type, token: `aW50ZXJhY3Rpb246${Buffer.from(`${id}:${randomBytes(48).toString('base64url')}`).toString('base64url')}`, version: 1, data,
-      app_permissions: ALL_PERMISSIONS, locale: 'en-US', entitlements: [],
-      attachment_size_limit: opts.attachmentSizeLimit ?? this.attachmentSizeLimit,
+      locale: 'en-US', entitlements: [], attachment_size_limit: opts.attachmentSizeLimit ?? this.attachmentSizeLimit,
     };
-    if (opts.guild) {
-      Object.assign(payload, {
-        guild_id: this.guildId, guild_locale: 'en-US', guild: { id: this.guildId, locale: 'en-US', features: [] },
-        channel_id: this.channelId, channel: { ...this.textChannel(), permissions: ALL_PERMISSIONS },
-        member: {
-          user: clone(user), roles: [], permissions: opts.memberPermissions ?? ALL_PERMISSIONS, joined_at: new Date(Date.now() - 86_400_000).toISOString(), nick: null,
-          avatar: null, premium_since: null, deaf: false, mute: false, flags: 0, pending: false, communication_disabled_until: null, unusual_dm_activity_until: null,
-        },
-        authorizing_integration_owners: { '0': this.guildId }, context: 0,
-      });
-    } else {
-      const channel = this.dmChannel(user.id);
-      Object.assign(payload, { user: clone(user), channel_id: channel.id, channel, authorizing_integration_owners: { '0': this.guildId }, context: 1 });
+    const member = () => ({
+      user: clone(user), roles: [], permissions: opts.memberPermissions ?? ALL_PERMISSIONS, joined_at: new Date(Date.now() - 86_400_000).toISOString(), nick: null,
+      avatar: null, premium_since: null, deaf: false, mute: false, flags: 0, pending: false, communication_disabled_until: null, unusual_dm_activity_until: null,
+    });
+    // `app_permissions` and `authorizing_integration_owners` as Discord documents them for each place.
+    switch (place) {
+      case 'guild':
+        Object.assign(payload, {
+          guild_id: this.guildId, guild_locale: 'en-US', guild: { id: this.guildId, locale: 'en-US', features: [] },
+          channel_id: this.channelId, channel: { ...this.textChannel(), permissions: ALL_PERMISSIONS }, member: member(),
+          app_permissions: String(this.botPermissionsIn(this.channelId)), authorizing_integration_owners: { '0': this.guildId }, context: 0,
+        });
+        break;
+      case 'guild-user-install':
+        // No bot in that server: the app gets @everyone's permissions plus files and links, and cannot post there itself.
+        Object.assign(payload, {
+          guild_id: this.foreignGuildId, guild_locale: 'en-US', guild: { id: this.foreignGuildId, locale: 'en-US', features: [] },
+          channel_id: this.foreignChannelId, channel: { ...this.textChannel(), id: this.foreignChannelId, guild_id: this.foreignGuildId, name: 'elsewhere', permissions: ALL_PERMISSIONS },
+          member: member(), app_permissions: String(EVERYONE_PERMISSIONS | PERM.ATTACH_FILES | PERM.EMBED_LINKS),
+          authorizing_integration_owners: { '1': user.id }, context: 0,
+        });
+        break;
+      case 'bot-dm': {
+        const channel = this.dmChannel(user.id);
+        Object.assign(payload, {
+          user: clone(user), channel_id: channel.id, channel, app_permissions: String(PERM.VIEW_CHANNEL | PERM.SEND_MESSAGES | PERM.EMBED_LINKS | PERM.ATTACH_FILES | PERM.MENTION_EVERYONE | (1n << 18n)),
+          // Documented: the GUILD_INSTALL owner is "0" in the bot's DMs.
+          authorizing_integration_owners: { '0': '0' }, context: 1,
+        });
+        break;
+      }
+      case 'group-dm':
+        Object.assign(payload, {
+          user: clone(user), channel_id: this.groupDmId, channel: { id: this.groupDmId, type: 3, name: null, icon: null, owner_id: user.id, last_message_id: null, flags: 0, recipients: [clone(user)] },
+          app_permissions: String(PERM.ATTACH_FILES | PERM.EMBED_LINKS | PERM.MENTION_EVERYONE), authorizing_integration_owners: { '1': user.id }, context: 2,
+        });
+        break;
     }
     if (opts.message) payload.message = clone(opts.message.json);
     const interaction = new FakeInteraction(payload, Date.now(), this, opts.message?.id);
@@ -636,7 +818,7 @@ export class FakeDiscord {
     const record = this.store.get(id);
     if (!record) throw new Error(`FakeDiscord: component interaction on unknown message ${id}`);
     if (record.deleted) throw new Error(`FakeDiscord: component interaction on deleted message ${id}`);
-    return this.dispatchInteraction(3, data, { user, guild: Boolean(record.json.guild_id), message: record });
+    return this.dispatchInteraction(3, data, { user, place: this.placeOf(record.channelId), message: record });
   }
 
   private registeredCommand(name: string, type: number): any {
@@ -661,7 +843,7 @@ export class FakeDiscord {
   }
 
   private messageJson(m: { id?: string; channelId: string; author: FakeUserObject; content: string; type: number; embeds?: any[]; attachments?: any[]; components?: any[]; flags?: number; extra?: Record<string, any> }): any {
-    const guildId = this.dmChannels.has(m.channelId) ? undefined : this.guildId;
+    const guildId = this.guildOf(m.channelId);
     return {
       id: m.id ?? this.snowflake(), type: m.type, channel_id: m.channelId, ...(guildId ? { guild_id: guildId } : {}),
       author: clone(m.author), content: m.content, timestamp: new Date().toISOString(), edited_timestamp: null, tts: false,
@@ -681,7 +863,8 @@ export class FakeDiscord {
     if (!o.loading && !body.content && !embeds.length && !attachments.length && !components.length && !body.sticker_ids?.length && !body.poll) throw emptyMessage();
     const extra: Record<string, any> = { ...o.extra };
     if (body.nonce !== undefined) extra.nonce = body.nonce;
-    if (body.message_reference?.message_id) extra.message_reference = { type: 0, channel_id: channelId, ...(this.dmChannels.has(channelId) ? {} : { guild_id: this.guildId }), ...body.message_reference };
+    const guildId = this.guildOf(channelId);
+    if (body.message_reference?.message_id) extra.message_reference = { type: 0, channel_id: channelId, ...(guildId ? { guild_id: guildId } : {}), ...body.message_reference };
     const json = this.messageJson({ channelId, author: this.botUser, content: o.loading ? '' : String(body.content ?? ''), type: extra.message_reference && o.type === 0 ? 19 : o.type ?? 0, embeds, attachments, components, flags, extra });
     const record = new FakeMessage(json, o.interactionId);
     this.setAttachments(record, attachments);
@@ -745,18 +928,21 @@ export class FakeDiscord {
     return file ? { filename: file.filename, contentType: file.contentType, data: file.data } : undefined;
   }
 
-  private async storeCdnFile(channelId: string, filename: string, data: Buffer, contentType: string, description?: string): Promise<any> {
+  private async storeCdnFile(channelId: string, filename: string, data: Buffer, contentType: string, description?: string, ttlMs = 86_400_000): Promise<any> {
     const id = this.snowflake();
     const issued = Math.floor(Date.now() / 1000);
-    const ex = (issued + 86_400).toString(16);
+    const expires = issued + Math.ceil(ttlMs / 1000);
+    const ex = expires.toString(16);
     const is = issued.toString(16);
     const signature = createHash('sha256').update(`${id}:${ex}:${is}`).digest('hex');
-    this.cdn.set(id, { id, channelId, filename, contentType, data, signature, downloads: 0 });
+    this.cdn.set(id, { id, channelId, filename, contentType, data, signature, downloads: 0, expiresAt: expires * 1000 });
     const query = `?ex=${ex}&is=${is}&hm=${signature}&`;
     const path = `/attachments/${channelId}/${id}/${encodeURIComponent(filename)}`;
     return {
       id, filename, size: data.length, url: `${this.cdnOrigin}${path}${query}`, proxy_url: `${this.cdnOrigin}/media-proxy${path}${query}`,
       content_type: contentType, ...(await imageSize(data, contentType)), ...(description ? { description } : {}),
+      // Discord marks a file uploaded as `SPOILER_…` with the IS_SPOILER flag (blurred until clicked).
+      ...(filename.startsWith('SPOILER_') ? { flags: ATTACHMENT_SPOILER } : {}),
     };
   }
 
@@ -769,6 +955,8 @@ export class FakeDiscord {
     };
     const channelOf = (id: string) => {
       if (id === this.channelId) return this.textChannel();
+      // A server the bot is not in, or a group DM it is not a recipient of: the app's user install works there, its bot does not.
+      if (id === this.foreignChannelId || id === this.groupDmId) throw new ApiError(403, 50001, 'Missing Access');
       const dm = this.dmChannels.get(id);
       if (!dm) throw new ApiError(404, 10003, 'Unknown Channel');
       return clone(dm);
@@ -781,7 +969,10 @@ export class FakeDiscord {
     };
     return [
       route('GET', '/gateway', () => ({ url: this.gatewayUrl }), false),
-      route('GET', '/gateway/bot', () => ({ url: this.gatewayUrl, shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 } })),
+      route('GET', '/gateway/bot', () => ({
+        url: this.gatewayUrl, shards: this.recommendedShards,
+        session_start_limit: { total: 1000, remaining: 1000 - this.identifies.length, reset_after: 86_400_000, max_concurrency: this.maxConcurrency },
+      })),
       route('POST', '/interactions/:id/:token/callback', (c) => this.interactionCallback(c), false),
       route('GET', '/webhooks/:app/:token/messages/:message', (c) => clone(this.webhookMessage(c).json), false),
       route('PATCH', '/webhooks/:app/:token/messages/:message', async (c) => clone((await this.editMessage(this.webhookMessage(c), c.body, c.files)).json), false),
@@ -798,8 +989,14 @@ export class FakeDiscord {
       route('GET', '/channels/:channel', (c) => channelOf(c.params.channel)),
       route('POST', '/channels/:channel/messages', async (c) => {
         const channelId = c.params.channel;
-        channelOf(channelId);
+        const channel = channelOf(channelId);
         if (this.failingChannels.has(channelId)) throw new ApiError(403, 50001, 'Missing Access');
+        if (channel.type === 1 && this.closedDms.has(channel.recipients[0].id)) throw new ApiError(403, 50007, 'Cannot send messages to this user');
+        if (channel.guild_id) {
+          const permissions = this.botPermissionsIn(channelId);
+          if (!(permissions & PERM.VIEW_CHANNEL)) throw new ApiError(403, 50001, 'Missing Access');
+          if (!(permissions & PERM.SEND_MESSAGES) || (c.files.length && !(permissions & PERM.ATTACH_FILES))) throw new ApiError(403, 50013, 'Missing Permissions');
+        }
         const m = await this.createMessage(channelId, c.body, c.files, { type: 0, allowedFlags: SUPPRESS_EMBEDS | SUPPRESS_NOTIFICATIONS | COMPONENTS_V2 });
         return clone(m.json);
       }),
@@ -890,6 +1087,17 @@ export class FakeDiscord {
   private async followUp(c: RouteContext): Promise<unknown> {
     const interaction = this.webhookInteraction(c);
     if (!interaction.callbacks.length) throw unknownWebhook(); // follow-ups need an initial response first
+    // Discord (Create Followup Message): right after a DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE, a follow-up
+    // works as Edit Original Interaction Response: the loading message is edited, no message is created,
+    // and the ephemeral flag is ignored (the defer's stays). With that message deleted there is nothing
+    // to edit: 10008 Unknown Message.
+    const original = interaction.original();
+    if (interaction.callbacks[0].type === 5 && original?.loading) {
+      if (original.deleted) throw unknownMessage();
+      const { flags: _ignored, ...body } = c.body ?? {};
+      interaction.followupEdits++;
+      return clone((await this.editMessage(original, body, c.files)).json);
+    }
     const p = interaction.payload;
     const type = interaction.isComponent ? 0 : p.data.type === 1 ? 20 : 23;
     const extra = { webhook_id: this.appId, application_id: this.appId, interaction_metadata: this.interactionMetadata(interaction, interaction.originalId ? { original_response_message_id: interaction.originalId } : {}) };
@@ -976,6 +1184,8 @@ export class FakeDiscord {
       const file = this.cdn.get(attachment[2]);
       // Like Discord's CDN since 2024: an attachment URL without its signature is refused.
       if (!file || file.channelId !== attachment[1] || url.searchParams.get('hm') !== file.signature) return gone();
+      // Past its `ex` (or removed): Discord's CDN answers 404 like for a file that never existed.
+      if (Date.now() >= file.expiresAt) return gone();
       if (req.method === 'GET') file.downloads++;
       ({ data: body, contentType } = file);
     } else {

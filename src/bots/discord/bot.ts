@@ -1,8 +1,8 @@
 /**
  * The Discord bot: one discord.js Client (Guilds intent only: interactions need no privileged
- * intents), with every interaction routed here behind an error boundary (one failing interaction
- * never stops the bot, and its user still gets an answer). Each command is a file in commands/;
- * jobs live in jobs.ts.
+ * intents; automatic sharding, as Discord requires one shard per 2,500 servers), with every
+ * interaction routed here behind an error boundary (one failing interaction never stops the bot, and
+ * its user still gets an answer). Each command is a file in commands/; jobs live in jobs.ts.
  */
 import { Client, Events, GatewayIntentBits, type Interaction } from 'discord.js';
 import type { Logger } from 'pino';
@@ -11,7 +11,8 @@ import type { JobQueue } from '../../queue/types.ts';
 import type { ChatSettingsStore } from '../chat-settings.ts';
 import { RateLimiter } from '../rate-limit.ts';
 import { ReferenceStore } from '../references.ts';
-import { REFERENCE_TTL_MS } from '../job-flow.ts';
+import { REFERENCE_TTL_MS, warningText } from '../job-flow.ts';
+import { MemoryResultStore, PendingResults, type ResultStore } from '../result-store.ts';
 import { ephemeral, warning, type CommandDeps, type DiscordCommand } from './commands/command.ts';
 import { discordCommands, usageText } from './commands/index.ts';
 import { decodeAction } from './components.ts';
@@ -33,7 +34,14 @@ export interface DiscordBotOptions {
   tokenTtlMs?: number;
   /** The commands (default: all of commands/index.ts). */
   commands?: readonly DiscordCommand[];
+  /** Where late results that could be neither posted nor DMed wait (default: in memory). */
+  resultStore?: ResultStore;
+  /** How long they wait (default a day; 0: not kept). */
+  resultTtlMs?: number;
 }
+
+/** How long an undeliverable late result waits by default (ANIMEFY_RESULT_TTL_H). */
+const DEFAULT_RESULT_TTL_MS = 24 * 3600 * 1000;
 
 export interface DiscordBot {
   client: Client;
@@ -44,12 +52,16 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
   const { log } = options;
   const client = new Client({
     intents: [GatewayIntentBits.Guilds],
+    // As many shards as GET /gateway/bot recommends: a bot in 2,500 servers or more is refused (4011) without.
+    shards: 'auto',
     rest: { api: options.apiBase, timeout: 60_000, retries: 2 },
     // Nothing the bot says pings anyone unless it asks to (the late-result mention does).
     allowedMentions: { parse: [] },
   });
   const refs = new ReferenceStore<JobReference>(options.referenceTtlMs ?? REFERENCE_TTL_MS);
+  const pending = new PendingResults(options.resultStore ?? new MemoryResultStore(), options.resultTtlMs ?? DEFAULT_RESULT_TTL_MS);
   const jobs = new DiscordJobs({
+    pending,
     queue: options.queue,
     limits: options.limits,
     rateLimiter: new RateLimiter(options.rateLimit.jobs, options.rateLimit.windowMs),
@@ -60,15 +72,18 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
   });
 
   const commands = options.commands ?? discordCommands();
-  const deps: CommandDeps = { jobs, refs, settings: options.settings, limits: options.limits, log, usage: usageText(options.limits, commands) };
+  const deps: CommandDeps = { jobs, refs, pending, settings: options.settings, limits: options.limits, log, usage: usageText(options.limits, commands) };
 
   client.on(Events.InteractionCreate, (interaction) => {
     void route(interaction).catch(async (err: unknown) => {
       // A typed error is the user's to read (an unknown option); anything else is ours to log.
       if (!isAnimefyError(err)) log.error({ err: describeDiscordError(err), interaction: interaction.id, type: interaction.type }, 'interaction handler failed');
-      if (interaction.isRepliable() && !interaction.replied && !interaction.deferred) {
-        await interaction.reply(warning(err)).catch(() => undefined);
-      }
+      if (!interaction.isRepliable() || interaction.replied) return;
+      if (!interaction.deferred) return void (await interaction.reply(warning(err)).catch(() => undefined));
+      // A command deferred already: the answer edits its "thinking…" reply (a follow-up would be turned into
+      // that same edit by Discord, and fail once the reply is deleted). A deferred button may be deferring
+      // an update of the message it is on, which must not be overwritten.
+      if (interaction.isCommand()) await interaction.editReply({ content: warningText(err), components: [] }).catch(() => undefined);
     });
   });
   client.on(Events.Error, (err) => log.error({ err: describeDiscordError(err) }, 'discord client error'));

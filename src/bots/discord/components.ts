@@ -1,7 +1,7 @@
 /**
  * Buttons and the style menu under Discord replies. A component's custom id (at most 100 characters)
  * carries a short reference token (what the job was: a URL and options, kept in memory for a day) or,
- * for Delete, the requester's id itself, so Delete keeps working after a restart.
+ * for Delete and Get my result, the requester's id itself, so they keep working after a restart.
  */
 import { ActionRowBuilder, ButtonBuilder, ButtonStyle, StringSelectMenuBuilder } from 'discord.js';
 import { FACE_LOOKS, type FaceLook } from '../../pipeline/modes.ts';
@@ -13,7 +13,8 @@ export type ComponentAction =
   | { kind: 'upscale'; ref: string }
   | { kind: 'faces'; ref: string }
   | { kind: 'delete'; requesterId: string }
-  | { kind: 'cancel'; job: string; requesterId: string };
+  | { kind: 'cancel'; job: string; requesterId: string }
+  | { kind: 'result'; requesterId: string };
 
 const PREFIX = 'af';
 /** Discord's limit on a custom id. */
@@ -29,7 +30,8 @@ export function encodeAction(action: ComponentAction): string {
       id = `${PREFIX}:${action.kind}:${action.ref}`;
       break;
     case 'delete':
-      id = `${PREFIX}:delete:${action.requesterId}`;
+    case 'result':
+      id = `${PREFIX}:${action.kind}:${action.requesterId}`;
       break;
     case 'cancel':
       id = `${PREFIX}:cancel:${action.job}:${action.requesterId}`;
@@ -50,6 +52,7 @@ export function decodeAction(customId: string): ComponentAction | undefined {
     case 'faces':
       return { kind, ref: a };
     case 'delete':
+    case 'result':
       return /^\d+$/.test(a) ? { kind, requesterId: a } : undefined;
     case 'cancel':
       return b && /^\d+$/.test(b) ? { kind, job: a, requesterId: b } : undefined;
@@ -91,6 +94,13 @@ export function resultButtons(options: {
     new ButtonBuilder().setCustomId(encodeAction({ kind: 'delete', requesterId: options.requesterId })).setLabel('Delete').setEmoji('🗑').setStyle(ButtonStyle.Danger),
   );
   return row;
+}
+
+/** 📥 Get my result: hands over what waits for the requester (a late result the bot could neither post nor DM). */
+export function getResultButton(requesterId: string): ActionRowBuilder<ButtonBuilder> {
+  return new ActionRowBuilder<ButtonBuilder>().addComponents(
+    new ButtonBuilder().setCustomId(encodeAction({ kind: 'result', requesterId })).setLabel('Get my result').setEmoji('📥').setStyle(ButtonStyle.Secondary),
+  );
 }
 
 export function cancelButton(job: string, requesterId: string): ActionRowBuilder<ButtonBuilder> {

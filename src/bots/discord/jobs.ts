@@ -7,7 +7,7 @@
  */
 import { DiscordAPIError, MessageFlags, RESTJSONErrorCodes, type RepliableInteraction } from 'discord.js';
 import type { Logger } from 'pino';
-import { AnimefyError } from '../../errors.ts';
+import { AnimefyError, isAnimefyError } from '../../errors.ts';
 import type { FaceLook, Mode, UpscaleFactor } from '../../pipeline/modes.ts';
 import type { JobQueue, JobResult } from '../../queue/types.ts';
 import type { ActiveJob } from '../active-jobs.ts';
@@ -15,9 +15,10 @@ import { downloadTooLarge, fetchMedia } from '../fetch-media.ts';
 import { canUpscale, PlatformJobs, resultFileName, warningText, type Admission } from '../job-flow.ts';
 import type { RateLimiter } from '../rate-limit.ts';
 import type { ReferenceStore } from '../references.ts';
+import type { PendingResults } from '../result-store.ts';
 import { offerFaceSwitch, resultCaption } from '../result-caption.ts';
 import { cancelButton, resultButtons } from './components.ts';
-import { declaredKind, isAllowedMediaUrl, type MediaSource } from './media.ts';
+import { declaredKind, isAllowedMediaUrl, isExpiredMediaUrl, type MediaSource } from './media.ts';
 import { describeDiscordError, JobReply } from './reply.ts';
 
 export interface DiscordLimits {
@@ -66,7 +67,12 @@ export interface DiscordJobsDeps {
   editIntervalMs: number;
   /** Interaction token lifetime (tests shorten it). */
   tokenTtlMs?: number;
+  /** Where late results wait when they can be neither posted nor DMed. */
+  pending: PendingResults;
 }
+
+/** Discord's CDN answers these for a file it no longer serves (expired URL, removed upload). */
+const GONE_STATUSES = new Set([403, 404, 410]);
 
 /** The upload limit for this interaction's replies, less a margin for the rest of the request. */
 export function uploadLimit(interaction: { attachmentSizeLimit?: number | null }): number {
@@ -106,20 +112,17 @@ export class DiscordJobs extends PlatformJobs {
       return;
     }
 
-    const reply = new JobReply(interaction, { private: spec.private, intervalMs: this.deps.editIntervalMs, log, tokenTtlMs: this.deps.tokenTtlMs });
+    const reply = new JobReply(interaction, { private: spec.private, intervalMs: this.deps.editIntervalMs, log, tokenTtlMs: this.deps.tokenTtlMs, pending: this.deps.pending });
     this.flow.start(interaction.user.id, (job, token) => this.run(token, job, admission, interaction, reply, spec), { interaction: interaction.id });
   }
 
   /** Discord's side of the job flow: the media URL (allow-listed), the deferred reply, the upload limit. */
   private run(token: string, job: ActiveJob, admission: Admission, interaction: RepliableInteraction, reply: JobReply, spec: JobSpec): Promise<void> {
-    const { limits, log } = this.deps;
+    const { log } = this.deps;
     const cancelRow = [cancelButton(token, interaction.user.id)];
     const maxBytes = uploadLimit(interaction);
     return this.flow.execute(job, admission, {
-      download: async (signal) => {
-        if (!spec.media.trusted && !isAllowedMediaUrl(spec.media.url, limits.mediaHosts)) throw new AnimefyError('MEDIA_HOST_NOT_ALLOWED');
-        return fetchMedia(spec.media.url, { maxBytes: limits.inputBytes, signal });
-      },
+      download: (signal) => this.download(spec.media, signal),
       declaredKind: declaredKind(spec.media),
       options: () => ({ style: spec.style, mode: spec.mode, upscale: spec.upscale, faces: spec.faces, quality: 'fast', maxBytes }),
       surface: {
@@ -141,6 +144,25 @@ export class DiscordJobs extends PlatformJobs {
     });
   }
 
+  /**
+   * Fetches the input. Discord's attachment URLs are signed and expire (files uploaded to a command
+   * option sooner than the URL's day), so a URL past its `ex`, or one the CDN answers 403/404 for, is
+   * reported as gone: the user has to send the file again (e.g. "Another style" hours later).
+   */
+  private async download(media: MediaSource, signal: AbortSignal): Promise<Buffer> {
+    const { limits } = this.deps;
+    if (!media.trusted && !isAllowedMediaUrl(media.url, limits.mediaHosts)) throw new AnimefyError('MEDIA_HOST_NOT_ALLOWED');
+    if (isExpiredMediaUrl(media.url)) throw new AnimefyError('DISCORD_FILE_GONE');
+    try {
+      return await fetchMedia(media.url, { maxBytes: limits.inputBytes, signal });
+    } catch (err) {
+      if (isAnimefyError(err) && err.code === 'DOWNLOAD_FAILED' && GONE_STATUSES.has(Number(err.params.status))) {
+        throw new AnimefyError('DISCORD_FILE_GONE', {}, { cause: err });
+      }
+      throw err;
+    }
+  }
+
   private resultPayload(requesterId: string, spec: JobSpec, result: JobResult, maxBytes: number) {
     const { refs, limits } = this.deps;
     if (result.data.byteLength > maxBytes) throw new AnimefyError('RESULT_TOO_LARGE', { limit: `${Math.round(maxBytes / 2 ** 20)} MB` });
@@ -156,7 +178,8 @@ export class DiscordJobs extends PlatformJobs {
     const data = Buffer.from(result.data.buffer, result.data.byteOffset, result.data.byteLength);
     return {
       content: resultCaption({ style: spec.style, mode: spec.mode, upscale: spec.upscale, faces: spec.faces, notes: result.notes }, 2000),
-      file: { name: resultFileName(spec.style, result.format), data },
+      // Discord shows a file named SPOILER_… blurred: a spoilered input comes back spoilered.
+      file: { name: `${spec.media.spoiler ? 'SPOILER_' : ''}${resultFileName(spec.style, result.format)}`, data },
       components: [
         resultButtons({
           ref,

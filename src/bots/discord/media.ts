@@ -18,6 +18,8 @@ export interface MediaSource {
   size?: number;
   /** From the interaction's resolved attachments (fetched as given); else checked against the allow-list. */
   trusted: boolean;
+  /** Marked as a spoiler: the result is sent as one too. */
+  spoiler?: boolean;
 }
 
 /** The parts of a discord.js Attachment this module reads. */
@@ -27,6 +29,8 @@ export interface AttachmentLike {
   name: string;
   contentType: string | null;
   size: number;
+  /** discord.js's reading of the attachment's IS_SPOILER flag. */
+  spoiler?: boolean;
 }
 
 /** The parts of a discord.js Embed this module reads. */
@@ -37,6 +41,36 @@ export interface EmbedLike {
 }
 
 export type MediaLookup = { media: MediaSource } | { refusal: AnimefyError };
+
+/** What the context menu looks through: a message's own files and embeds, and a forward's snapshots. */
+export interface MessageLike {
+  attachments: Iterable<AttachmentLike>;
+  embeds: readonly EmbedLike[];
+  /** A forwarded message carries its files here, not in `attachments` (discord.js `messageSnapshots`). */
+  snapshots?: Iterable<{ attachments: Iterable<AttachmentLike>; embeds: readonly EmbedLike[] }>;
+}
+
+/** Discord's spoiler marks: the IS_SPOILER flag, or the `SPOILER_` file name prefix it comes from. */
+export function isSpoiler(attachment: Pick<AttachmentLike, 'name' | 'spoiler'>): boolean {
+  return attachment.spoiler === true || attachment.name.startsWith('SPOILER_');
+}
+
+/**
+ * Whether a signed Discord CDN URL is past its `ex` (expiry, hex seconds): the CDN then refuses it, so
+ * it is not worth fetching. URLs without the parameter are left to the download to find out.
+ */
+export function isExpiredMediaUrl(url: string, now = Date.now()): boolean {
+  let params: URLSearchParams;
+  try {
+    params = new URL(url).searchParams;
+  } catch {
+    return false;
+  }
+  const ex = params.get('ex');
+  // Only a signed URL (`hm`, the signature over `ex`) is refused past its `ex`.
+  if (!ex || !params.has('hm') || !/^[0-9a-f]{1,12}$/i.test(ex)) return false;
+  return Number.parseInt(ex, 16) * 1000 <= now;
+}
 
 const MEDIA_TYPE = /^(image|video)\//i;
 const MEDIA_EXTENSION = /\.(jpe?g|png|webp|gif|bmp|tiff?|avif|heic|mp4|m4v|mov|webm|mkv|avi)$/i;
@@ -71,26 +105,26 @@ export function fromAttachment(attachment: AttachmentLike): MediaLookup {
       contentType: attachment.contentType ?? undefined,
       size: attachment.size,
       trusted: true,
+      spoiler: isSpoiler(attachment),
     },
   };
 }
 
 /**
  * A message's media for the context-menu command: the first picture/GIF/video attachment, else the
- * first embed image, video or thumbnail on an allowed host (Discord's proxy copy preferred).
+ * first embed image, video or thumbnail on an allowed host (Discord's proxy copy preferred). A
+ * forwarded message is empty itself: its snapshots are searched the same way.
  */
-export function findMessageMedia(
-  message: { attachments: Iterable<AttachmentLike>; embeds: readonly EmbedLike[] },
-  allowedHosts: readonly string[],
-): MediaLookup {
+export function findMessageMedia(message: MessageLike, allowedHosts: readonly string[]): MediaLookup {
+  const parts = [message, ...(message.snapshots ?? [])];
   let firstRefusal: AnimefyError | undefined;
-  for (const attachment of message.attachments) {
+  for (const attachment of parts.flatMap((p) => [...p.attachments])) {
     const found = fromAttachment(attachment);
     if ('media' in found) return found;
     firstRefusal ??= found.refusal;
   }
   let sawLink = false;
-  for (const embed of message.embeds) {
+  for (const embed of parts.flatMap((p) => p.embeds)) {
     for (const part of [embed.image, embed.video, embed.thumbnail]) {
       for (const url of [part?.proxyURL, part?.url]) {
         if (!url) continue;

@@ -1,14 +1,17 @@
 /**
  * Runs the Discord bot: logs in over the gateway (its URL comes from `<DISCORD_API_BASE>/gateway/bot`),
  * checks that DISCORD_APP_ID is this token's application, registers the commands (unless
- * DISCORD_REGISTER_COMMANDS=false) and serves interactions. `stop()` refuses new jobs, lets running
- * ones finish or cancels them with a message, then closes the gateway connection.
+ * DISCORD_REGISTER_COMMANDS=false) and serves interactions. Late results that can be neither posted nor
+ * DMed wait in files under ANIMEFY_DATA_DIR/results (so a restart keeps them). `stop()` refuses new jobs,
+ * lets running ones finish or cancels them with a message, then closes the gateway connection.
  */
+import path from 'node:path';
 import { Events, REST, type Client } from 'discord.js';
 import { type Config, MB, mbToBytes } from '../../config.ts';
 import { childLogger } from '../../log.ts';
 import type { JobQueue } from '../../queue/types.ts';
 import type { ChatSettingsStore } from '../chat-settings.ts';
+import { FileResultStore } from '../result-store.ts';
 import { createDiscordBot, type DiscordBot, type DiscordBotOptions } from './bot.ts';
 import { registerCommands } from './commands/index.ts';
 import type { DiscordLimits } from './jobs.ts';
@@ -50,6 +53,7 @@ export async function startDiscordBot(
 ): Promise<RunningDiscordBot> {
   const { token, appId } = discordCredentials(config);
   const log = childLogger({ module: 'discord' });
+  const resultStore = await FileResultStore.open(path.join(config.ANIMEFY_DATA_DIR, 'results'));
   const created = createDiscordBot({
     apiBase: config.DISCORD_API_BASE,
     queue,
@@ -57,6 +61,8 @@ export async function startDiscordBot(
     limits: discordLimits(config),
     rateLimit: { jobs: config.ANIMEFY_RATE_LIMIT_JOBS, windowMs: config.ANIMEFY_RATE_LIMIT_WINDOW_S * 1000 },
     log,
+    resultStore,
+    resultTtlMs: config.ANIMEFY_RESULT_TTL_H * 3600 * 1000,
     ...overrides,
   });
   const { client, jobs } = created;
@@ -77,6 +83,7 @@ export async function startDiscordBot(
     }
   } catch (err) {
     await client.destroy();
+    await resultStore.close();
     throw err;
   }
   log.info({ bot: client.user?.tag, guilds: client.guilds.cache.size }, 'Discord bot running');
@@ -86,6 +93,7 @@ export async function startDiscordBot(
     async stop() {
       await jobs.shutdown(graceMs);
       await client.destroy();
+      await resultStore.close();
     },
   };
 }

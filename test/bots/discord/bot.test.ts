@@ -22,6 +22,9 @@ import { FakeDiscord, type FakeInteraction, type FakeMessage, type FakeUserObjec
 
 const EPHEMERAL = 64;
 const JOB_TIMEOUT = 120_000;
+/** Every permission bit (the fake's default for the bot). */
+const ALL_PERMISSIONS = (1n << 51n) - 1n;
+const VIEW_AND_SEND = (1n << 10n) | (1n << 11n);
 
 let fake: FakeDiscord;
 let bots: RunningBots;
@@ -51,7 +54,8 @@ beforeAll(async () => {
     ANIMEFY_METRICS_PORT: '',
     ANIMEFY_DATA_DIR: dataDir,
     ANIMEFY_CONCURRENCY: '1',
-    ANIMEFY_MAX_QUEUED: '1',
+    // Two may wait: a user's third job at once meets the per-user cap (2) before the queue bound.
+    ANIMEFY_MAX_QUEUED: '2',
     ANIMEFY_WORKING_SIZE: '512',
     ANIMEFY_VIDEO_WORKING_SIZE: '160',
     ANIMEFY_RATE_LIMIT_JOBS: '4',
@@ -129,7 +133,7 @@ describe('Discord bot (real discord.js, fake Discord)', () => {
     expect(fake.identifies[0].intents).toBe(1);
     const puts = fake.requests.filter((r) => r.method === 'PUT');
     expect(puts.map((r) => r.route)).toEqual(['PUT /applications/:app/commands']);
-    expect(fake.commands.global.map((c) => c.name).sort()).toEqual(['Animefy', 'about', 'animefy', 'style', 'styles']);
+    expect(fake.commands.global.map((c) => c.name).sort()).toEqual(['Animefy', 'about', 'animefy', 'result', 'style', 'styles']);
     const style = fake.commands.global.find((c) => c.name === 'animefy').options.find((o: any) => o.name === 'style');
     expect(style.choices.map((c: any) => c.value)).toEqual(STYLE_IDS);
   });
@@ -147,6 +151,7 @@ describe('Discord bot (real discord.js, fake Discord)', () => {
   });
 
   let result: FakeMessage;
+  let again: FakeMessage;
   let source: { interaction: FakeInteraction; attachment: any };
 
   it('/animefy with a photo: deferred within 3 s, progress shown, then the reply becomes the image at its size', async () => {
@@ -179,7 +184,7 @@ describe('Discord bot (real discord.js, fake Discord)', () => {
 
     const pick = await fake.select({ customId: menu.custom_id, values: ['cartoon'], message: menuMessage, user: bob });
     expect((await pick.waitForAck()).type).toBe(5);
-    const again = await resultOf(pick);
+    again = await resultOf(pick);
     expect(again.content).toContain('Cartoon');
     expect(await imageSize(again.files[0].data)).toEqual(await imageSize(fixture('portrait_frontal_1.jpg')));
     expect(fake.downloads(source.attachment.url)).toBe(2);
@@ -217,6 +222,22 @@ describe('Discord bot (real discord.js, fake Discord)', () => {
     expect(byAlice.callbacks[0].type).toBe(6);
   });
 
+  it('a file Discord no longer serves: "Another style" later says so; a URL past its expiry is not even fetched', async () => {
+    fake.expireAttachment(source.attachment.url);
+    const press = await fake.button({ customId: customId(again, /Another style/), message: again, user: bob });
+    const menuMessage = await press.waitForOriginal();
+    const menu = menuMessage.components[0].components[0];
+    const pick = await fake.select({ customId: menu.custom_id, values: ['shinkai'], message: menuMessage, user: bob });
+    expect((await pick.waitForAck()).type).toBe(5);
+    expect(await ephemeralText(pick, 10_000)).toBe(`⚠️ ${text('DISCORD_FILE_GONE')}`);
+
+    const short = await fake.addAttachment('short.jpg', fixture('portrait_frontal_1.jpg'), 'image/jpeg', { ttlMs: 1000 });
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const late = await fake.slashCommand({ name: 'animefy', options: [attachmentOption(short)], user: bob });
+    expect(await ephemeralText(late, 10_000)).toContain(text('DISCORD_FILE_GONE'));
+    expect(fake.downloads(short.url)).toBe(0);
+  });
+
   it('a GIF comes back as a GIF of the same length', async () => {
     const { interaction } = await animefy({ name: 'clip.gif', data: fixture('face_clip.gif'), type: 'image/gif' });
     expect((await interaction.waitForAck()).ms).toBeLessThan(3000);
@@ -245,7 +266,8 @@ describe('Discord bot (real discord.js, fake Discord)', () => {
     expect((await interaction.waitForAck()).type).toBe(5);
     const message = await ephemeralText(interaction);
     expect([text('CORRUPT_IMAGE'), text('NOT_AN_IMAGE')].some((t) => message.includes(t))).toBe(true);
-    expect(interaction.original()?.deleted ?? true).toBe(true);
+    // Removed only after the ephemeral message arrived.
+    await fake.waitFor(() => interaction.original()?.deleted, 5000, () => 'the public reply deleted');
   }, JOB_TIMEOUT);
 
   it('/style sets the default for managers only; the Animefy message menu uses it and offers "Another style"', async () => {
@@ -280,6 +302,36 @@ describe('Discord bot (real discord.js, fake Discord)', () => {
     expect(await ephemeralText(empty, 5000)).toContain(text('NO_MEDIA_IN_MESSAGE'));
   }, JOB_TIMEOUT);
 
+  it('the message menu finds the file of a forwarded message (message_snapshots); a spoiler comes back as a spoiler', async () => {
+    const attachment = await fake.addAttachment('SPOILER_friend.jpg', fixture('portrait_frontal_2.jpg'), 'image/jpeg');
+    const quinn = fake.user('1300000000000000018', 'quinn');
+    const menu = await fake.contextMenu({ name: 'Animefy', message: { forwardOf: { content: 'look', attachments: [attachment] } }, user: quinn });
+    const reply = await resultOf(menu);
+    expect(fake.downloads(attachment.url)).toBe(1);
+    expect(reply.files[0].filename).toMatch(/^SPOILER_animefy-cartoon\.(jpg|png)$/);
+    expect(reply.attachments[0].flags).toBe(8);
+    expect(await imageSize(reply.files[0].data)).toEqual(await imageSize(fixture('portrait_frontal_2.jpg')));
+  }, JOB_TIMEOUT);
+
+  it('three /animefy at once from one user: the third, over the per-user limit, is told so after the public defer', async () => {
+    const lena = fake.user('1300000000000000011', 'lena');
+    const small = { name: 'small.jpg', data: await sharp(fixture('portrait_frontal_1.jpg')).resize(256).jpeg().toBuffer(), type: 'image/jpeg' };
+    const runs = await Promise.all([1, 2, 3].map(() => animefy(small, {}, lena)));
+    const outcomes = await Promise.all(
+      runs.map(({ interaction }) =>
+        fake.waitFor(() => (interaction.original()?.files.length ? 'result' : interaction.followups.find((m) => m.ephemeral)?.content), JOB_TIMEOUT, () => `an outcome of ${interaction.id}`),
+      ),
+    );
+    expect(outcomes.filter((o) => o === 'result')).toHaveLength(2);
+    const refused = runs[outcomes.findIndex((o) => o !== 'result')].interaction;
+    expect(outcomes.find((o) => o !== 'result')).toBe(`⚠️ ${text('USER_BUSY', { limit: '2' })}`);
+    // Deferred publicly, then: the reply edited with the error, the ephemeral follow-up, and only then the reply removed.
+    expect(refused.callbacks[0]).toMatchObject({ type: 5 });
+    expect(refused.callbacks[0].data?.flags ?? 0).toBe(0);
+    expect(refused.original()).toMatchObject({ deleted: true, history: ['', `⚠️ ${text('USER_BUSY', { limit: '2' })}`] });
+    expect(refused.followupEdits).toBe(0);
+  }, JOB_TIMEOUT);
+
   it('queue full: still acknowledged in time, then a polite ephemeral message; a job outliving its token is posted in the channel', async () => {
     const carol = fake.user('1300000000000000003', 'carol');
     const dave = fake.user('1300000000000000004', 'dave');
@@ -289,6 +341,8 @@ describe('Discord bot (real discord.js, fake Discord)', () => {
     await video.interaction.waitForOriginal((m) => /%|Starting/.test(m.content), JOB_TIMEOUT);
     const queued = await animefy(photo(), {}, carol);
     await queued.interaction.waitForOriginal((m) => /Queued/.test(m.content), 10_000);
+    const queued2 = await animefy(photo(), {}, fake.user('1300000000000000013', 'mia'));
+    await queued2.interaction.waitForOriginal((m) => /Queued/.test(m.content), 10_000);
     const full = await animefy(photo(), {}, dave);
     const ack = await full.interaction.waitForAck();
     expect(ack.type).toBe(5);
@@ -307,9 +361,8 @@ describe('Discord bot (real discord.js, fake Discord)', () => {
     expect(probe.duration).toBeLessThan(1.8);
     expect(buttonIds(posted).map((b) => b.label)).toContain('Another style');
 
-    // The queued one still ends normally.
-    const normal = await resultOf(queued.interaction);
-    expect(normal.files[0].data.byteLength).toBeGreaterThan(1000);
+    // The queued ones still end normally.
+    for (const { interaction } of [queued, queued2]) expect((await resultOf(interaction)).files[0].data.byteLength).toBeGreaterThan(1000);
   }, 3 * JOB_TIMEOUT);
 
   it('a private job whose token is gone arrives as a DM', async () => {
@@ -325,17 +378,63 @@ describe('Discord bot (real discord.js, fake Discord)', () => {
     expect(fake.messages(fake.channelId).some((m) => m.content.includes(`<@${erin.id}>`))).toBe(false);
   }, JOB_TIMEOUT);
 
+  it('a late result the bot may not post (50013) for a user whose DMs are closed (50007) waits for /result, kept in files', async () => {
+    const kim = fake.user('1300000000000000012', 'kim');
+    fake.closeDms(kim.id);
+    const { interaction } = await animefy(photo(), {}, kim);
+    expect((await interaction.waitForAck()).type).toBe(5);
+    // Taken away after the command (whose app_permissions still allowed posting files): Discord refuses the post.
+    fake.setBotPermissions(fake.channelId, VIEW_AND_SEND);
+    fake.expireToken(interaction);
+    const posts = () => fake.requests.filter((r) => r.route === 'POST /channels/:channel/messages' && r.at >= interaction.dispatchedAt);
+    await fake.waitFor(() => posts().find((r) => r.response?.code === 50007), JOB_TIMEOUT, () => 'the refused DM');
+    fake.setBotPermissions(fake.channelId, ALL_PERMISSIONS);
+    expect(posts().map((r) => [r.path, r.response?.code])).toEqual([
+      [`/channels/${fake.channelId}/messages`, 50013],
+      [`/channels/${fake.dmChannel(kim.id).id}/messages`, 50007],
+    ]);
+    const results = path.join(dataDir, 'results');
+    await expect.poll(async () => (await fs.readdir(results)).length, { timeout: 5000 }).toBe(1);
+
+    const bobAsks = await fake.slashCommand({ name: 'result', user: bob });
+    expect((await bobAsks.waitForOriginal((m) => !m.loading)).content).toContain('Nothing is waiting for you');
+    const asked = await fake.slashCommand({ name: 'result', user: kim });
+    const handed = await asked.waitForOriginal((m) => m.files.length > 0, 10_000);
+    expect(handed.ephemeral).toBe(true);
+    expect(handed.content).toContain('Cartoon');
+    expect(await imageSize(handed.files[0].data)).toEqual(await imageSize(fixture('portrait_frontal_1.jpg')));
+    // Handed over once, then forgotten.
+    await expect.poll(() => fs.readdir(results), { timeout: 5000 }).toEqual([]);
+    const twice = await fake.slashCommand({ name: 'result', user: kim });
+    expect((await twice.waitForOriginal((m) => !m.loading)).content).toContain(text('NO_PENDING_RESULT', { hours: '24' }));
+  }, JOB_TIMEOUT);
+
+  it('in a group DM, or a server where only the user installed the app, a late result goes by DM without trying the channel', async () => {
+    for (const [place, id] of [['group-dm', '1300000000000000014'], ['guild-user-install', '1300000000000000015']] as const) {
+      const user = fake.user(id, place);
+      const attachment = await fake.addAttachment('portrait.jpg', fixture('portrait_frontal_1.jpg'), 'image/jpeg');
+      const interaction = await fake.slashCommand({ name: 'animefy', options: [attachmentOption(attachment)], user, place });
+      expect((await interaction.waitForAck()).type).toBe(5);
+      fake.expireToken(interaction);
+      const dm = await fake.waitFor(() => fake.dmsTo(user.id).find((m) => m.files.length > 0), JOB_TIMEOUT, () => `a DM with the result (${place})`);
+      expect(dm.content).toContain('Here is your result');
+      const channel = place === 'group-dm' ? fake.groupDmId : fake.foreignChannelId;
+      expect(fake.requests.filter((r) => r.path === `/channels/${channel}/messages`)).toEqual([]);
+    }
+  }, 2 * JOB_TIMEOUT);
+
   it('a minute before the token expires the reply says where the result will come, and it comes there', async () => {
     // A second bot on the same queue, with a 1 s token lifetime: the handover happens after 0.75 s,
     // before the photo is done (the models alone take longer).
     const fake2 = await FakeDiscord.start();
-    const config2 = parseConfig({ DISCORD_TOKEN: fake2.token, DISCORD_APP_ID: fake2.appId, DISCORD_API_BASE: fake2.apiBase, DISCORD_REGISTER_COMMANDS: 'false', ANIMEFY_DATA_DIR: dataDir });
+    const config2 = parseConfig({ DISCORD_TOKEN: fake2.token, DISCORD_APP_ID: fake2.appId, DISCORD_API_BASE: fake2.apiBase, DISCORD_REGISTER_COMMANDS: 'false', ANIMEFY_DATA_DIR: path.join(dataDir, 'bot2') });
     const bot2 = await startDiscordBot(config2, bots.service.queue, ChatSettingsStore.inMemory(), { tokenTtlMs: 1000, editIntervalMs: 500 });
     try {
       const attachment = await fake2.addAttachment('portrait.jpg', fixture('portrait_frontal_1.jpg'), 'image/jpeg');
       const interaction = await fake2.slashCommand({ name: 'animefy', options: [attachmentOption(attachment)] });
       const handedOver = await interaction.waitForOriginal((m) => /taking a while/.test(m.content), 10_000);
       expect(handedOver.content).toContain('post it in this channel');
+      expect(buttonIds(handedOver).map((b) => b.label)).toEqual(['Get my result']);
       const editsAtHandover = handedOver.edits;
       const posted = await fake2.waitForMessage((m) => m.content.includes(`<@${interaction.payload.member.user.id}>`) && m.files.length > 0, JOB_TIMEOUT);
       expect(await imageSize(posted.files[0].data)).toEqual(await imageSize(fixture('portrait_frontal_1.jpg')));
@@ -347,6 +446,48 @@ describe('Discord bot (real discord.js, fake Discord)', () => {
       await fake2.close();
     }
   }, JOB_TIMEOUT);
+
+  it('where the bot may not post files and DMs are closed, the handover says so and its "Get my result" button hands the result over', async () => {
+    const fake3 = await FakeDiscord.start();
+    const config3 = parseConfig({ DISCORD_TOKEN: fake3.token, DISCORD_APP_ID: fake3.appId, DISCORD_API_BASE: fake3.apiBase, DISCORD_REGISTER_COMMANDS: 'false', ANIMEFY_DATA_DIR: path.join(dataDir, 'bot3') });
+    const bot3 = await startDiscordBot(config3, bots.service.queue, ChatSettingsStore.inMemory(), { tokenTtlMs: 1000, editIntervalMs: 500 });
+    try {
+      const owen = fake3.user('1300000000000000016', 'owen');
+      fake3.closeDms(owen.id);
+      fake3.setBotPermissions(fake3.channelId, VIEW_AND_SEND); // app_permissions without Attach Files: no channel post is tried
+      const attachment = await fake3.addAttachment('portrait.jpg', fixture('portrait_frontal_1.jpg'), 'image/jpeg');
+      const interaction = await fake3.slashCommand({ name: 'animefy', options: [attachmentOption(attachment)], user: owen });
+      const handedOver = await interaction.waitForOriginal((m) => /taking a while/.test(m.content), 10_000);
+      expect(handedOver.content).toContain('send it to you in a DM');
+      await fake3.waitFor(() => fake3.requests.find((r) => r.response?.code === 50007), JOB_TIMEOUT, () => 'the refused DM');
+      expect(fake3.requests.filter((r) => r.path === `/channels/${fake3.channelId}/messages`)).toEqual([]);
+
+      const button = customId(handedOver, /Get my result/);
+      const byOther = await fake3.button({ customId: button, message: handedOver, user: fake3.user('1300000000000000017', 'pia') });
+      expect((await byOther.waitForAck()).data).toMatchObject({ content: `⚠️ ${text('NOT_YOUR_BUTTON')}`, flags: EPHEMERAL });
+      const press = await fake3.button({ customId: button, message: handedOver, user: owen });
+      const handed = await press.waitForOriginal((m) => m.files.length > 0, 10_000);
+      expect(handed.ephemeral).toBe(true);
+      expect(await imageSize(handed.files[0].data)).toEqual(await imageSize(fixture('portrait_frontal_1.jpg')));
+    } finally {
+      await bot3.stop();
+      await fake3.close();
+    }
+  }, JOB_TIMEOUT);
+
+  it('starts with automatic sharding when Discord asks for several shards (a bot in 2,600 servers)', async () => {
+    const fake4 = await FakeDiscord.start({ guildCount: 2600, maxConcurrency: 3 });
+    const config4 = parseConfig({ DISCORD_TOKEN: fake4.token, DISCORD_APP_ID: fake4.appId, DISCORD_API_BASE: fake4.apiBase, ANIMEFY_DATA_DIR: path.join(dataDir, 'bot4') });
+    const bot4 = await startDiscordBot(config4, bots.service.queue, ChatSettingsStore.inMemory());
+    try {
+      expect(fake4.identifies.map((i) => i.shard).sort()).toEqual([[0, 3], [1, 3], [2, 3]]);
+      const about = await fake4.slashCommand({ name: 'about' });
+      expect((await about.waitForAck()).data.content).toMatch(/non-commercial/);
+    } finally {
+      await bot4.stop();
+      await fake4.close();
+    }
+  });
 
   it('a user past the rate limit is told how long to wait', async () => {
     const frank = fake.user('1300000000000000006', 'frank');

@@ -9,8 +9,8 @@ describe('Discord commands', () => {
   const commands = commandDefinitions();
   const byName = (name: string) => commands.find((c) => c.name === name) as any;
 
-  it('defines /animefy, /styles, /style, /about and the Animefy message menu within Discord limits', () => {
-    expect(commands.map((c) => c.name).sort()).toEqual(['Animefy', 'about', 'animefy', 'style', 'styles']);
+  it('defines /animefy, /styles, /style, /result, /about and the Animefy message menu within Discord limits', () => {
+    expect(commands.map((c) => c.name).sort()).toEqual(['Animefy', 'about', 'animefy', 'result', 'style', 'styles']);
     for (const command of commands as any[]) {
       if ((command.type ?? ApplicationCommandType.ChatInput) === ApplicationCommandType.ChatInput) {
         expect(command.name).toMatch(/^[-_a-z0-9]{1,32}$/);
@@ -46,6 +46,7 @@ describe('Discord components', () => {
       { kind: 'upscale', ref: 'abcdefghij' },
       { kind: 'delete', requesterId: '123456789012345678' },
       { kind: 'cancel', job: 'AbCdEfGh', requesterId: '123456789012345678' },
+      { kind: 'result', requesterId: '123456789012345678' },
     ] as const;
     for (const action of actions) {
       const id = encodeAction(action);

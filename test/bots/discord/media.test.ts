@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { declaredKind, findMessageMedia, fromAttachment, isAllowedMediaUrl } from '#src/bots/discord/media.ts';
+import { declaredKind, findMessageMedia, fromAttachment, isAllowedMediaUrl, isExpiredMediaUrl } from '#src/bots/discord/media.ts';
 import { parseConfig } from '#src/config.ts';
 
 const DEFAULT_HOSTS = parseConfig({}).DISCORD_MEDIA_HOSTS;
@@ -80,6 +80,33 @@ describe('Discord media in attachments and messages', () => {
     expect('refusal' in nothing && nothing.refusal.code).toBe('NO_MEDIA_IN_MESSAGE');
     const onlyPdf = findMessageMedia({ attachments: [attachment('doc.pdf', 'application/pdf')], embeds: [] }, DEFAULT_HOSTS);
     expect('refusal' in onlyPdf && onlyPdf.refusal.code).toBe('UNSUPPORTED_MEDIA');
+  });
+
+  it("looks into a forwarded message's snapshots, after the message's own files", () => {
+    const forwarded = findMessageMedia({ attachments: [], embeds: [], snapshots: [{ attachments: [attachment('cat.png', 'image/png')], embeds: [] }] }, DEFAULT_HOSTS);
+    expect(forwarded).toMatchObject({ media: { name: 'cat.png', trusted: true } });
+    const own = findMessageMedia(
+      { attachments: [attachment('mine.jpg', 'image/jpeg')], embeds: [], snapshots: [{ attachments: [attachment('cat.png', 'image/png')], embeds: [] }] },
+      DEFAULT_HOSTS,
+    );
+    expect(own).toMatchObject({ media: { name: 'mine.jpg' } });
+    const embed = findMessageMedia({ attachments: [], embeds: [], snapshots: [{ attachments: [], embeds: [{ image: { url: 'https://media.discordapp.net/attachments/1/2/x.png' } }] }] }, DEFAULT_HOSTS);
+    expect(embed).toMatchObject({ media: { name: 'x.png', trusted: false } });
+  });
+
+  it('marks spoilers by the SPOILER_ name or the spoiler flag', () => {
+    expect(fromAttachment(attachment('SPOILER_a.png', 'image/png'))).toMatchObject({ media: { spoiler: true } });
+    expect(fromAttachment({ ...attachment('a.png', 'image/png'), spoiler: true })).toMatchObject({ media: { spoiler: true } });
+    expect(fromAttachment(attachment('a.png', 'image/png'))).toMatchObject({ media: { spoiler: false } });
+  });
+
+  it('reads the expiry of signed CDN URLs (ex, hex seconds)', () => {
+    const at = (seconds: number) => `https://cdn.discordapp.com/attachments/1/2/a.png?ex=${seconds.toString(16)}&is=0&hm=abc&`;
+    const now = 1_700_000_000_000;
+    expect(isExpiredMediaUrl(at(now / 1000 - 1), now)).toBe(true);
+    expect(isExpiredMediaUrl(at(now / 1000 + 60), now)).toBe(false);
+    expect(isExpiredMediaUrl('https://cdn.discordapp.com/attachments/1/2/a.png', now)).toBe(false);
+    expect(isExpiredMediaUrl('https://cdn.discordapp.com/a.png?ex=zz', now)).toBe(false);
   });
 
   it('guesses the kind from the content type or name when the bytes say nothing', () => {

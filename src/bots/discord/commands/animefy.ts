@@ -74,6 +74,7 @@ export const animefy: DiscordCommand = {
       else await interaction.deferUpdate();
       return;
     }
+    if (action.kind === 'result') return; // not this command's: /result answers it (routing never sends it here)
     const ref = refs.get(action.ref);
     if (!ref) return void (await interaction.reply(warning(new AnimefyError('BUTTON_EXPIRED'))));
     const again = { media: ref.media, style: ref.style, mode: ref.mode, upscale: ref.upscale, faces: ref.faces, private: ref.private };

@@ -19,6 +19,7 @@ import { DEFAULT_STYLE, STYLES } from '../../../pipeline/styles.ts';
 import type { ChatSettingsStore } from '../../chat-settings.ts';
 import { warningText } from '../../job-flow.ts';
 import type { ReferenceStore } from '../../references.ts';
+import type { PendingResults } from '../../result-store.ts';
 import type { ComponentAction } from '../components.ts';
 import type { DiscordJobs, DiscordLimits, JobReference } from '../jobs.ts';
 
@@ -26,6 +27,8 @@ import type { DiscordJobs, DiscordLimits, JobReference } from '../jobs.ts';
 export interface CommandDeps {
   jobs: DiscordJobs;
   refs: ReferenceStore<JobReference>;
+  /** Late results waiting for their users (/result, "Get my result"). */
+  pending: PendingResults;
   settings: ChatSettingsStore;
   limits: DiscordLimits;
   log: Logger;

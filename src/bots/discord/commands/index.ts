@@ -13,11 +13,12 @@ import { animefy } from './animefy.ts';
 import type { DiscordCommand } from './command.ts';
 import { infoCommand } from './info.ts';
 import { menu } from './menu.ts';
+import { result } from './result.ts';
 import { style } from './style.ts';
 
 /** Every command, in the order of the usage text: a new command is a file and a line here. */
 export function discordCommands(info: readonly InfoCommand[] = INFO_COMMANDS): DiscordCommand[] {
-  return [animefy, style, ...info.map(infoCommand), menu];
+  return [animefy, style, result, ...info.map(infoCommand), menu];
 }
 
 export function commandDefinitions(commands: readonly DiscordCommand[] = discordCommands()): RESTPostAPIApplicationCommandsJSONBody[] {

@@ -1,4 +1,4 @@
-/** The message context-menu entry "Animefy": the message's picture in this server's default style. */
+/** The message context-menu entry "Animefy": the message's picture (or a forwarded one's) in this server's default style. */
 import { ApplicationCommandType, ContextMenuCommandBuilder } from 'discord.js';
 import { DEFAULT_FACE_LOOK, DEFAULT_MODE } from '../../../pipeline/modes.ts';
 import { findMessageMedia } from '../media.ts';
@@ -10,7 +10,8 @@ export const menu: DiscordCommand = {
   data: new ContextMenuCommandBuilder().setName('Animefy').setType(ApplicationCommandType.Message).setContexts(EVERYWHERE).setIntegrationTypes(INSTALLS).toJSON(),
   async run(interaction, { jobs, settings, limits }) {
     const message = interaction.targetMessage;
-    const found = findMessageMedia({ attachments: message.attachments.values(), embeds: message.embeds }, limits.mediaHosts);
+    const snapshots = [...message.messageSnapshots.values()].map((m) => ({ attachments: m.attachments.values(), embeds: m.embeds }));
+    const found = findMessageMedia({ attachments: message.attachments.values(), embeds: message.embeds, snapshots }, limits.mediaHosts);
     if ('refusal' in found) {
       await interaction.reply(warning(found.refusal));
       return;
