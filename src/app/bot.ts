@@ -8,7 +8,7 @@ import { ConfigError, getConfig, type Config } from '../config.ts';
 import { childLogger } from '../log.ts';
 import { installProcessPolicy, processPolicy } from './process-policy.ts';
 import { startQueueService, type QueueService } from './service.ts';
-import { ChatSettingsStore } from '../bots/chat-settings.ts';
+import { openBotState } from '../bots/state/open.ts';
 import { discordCredentials, startDiscordBot, type RunningDiscordBot } from '../bots/discord/start.ts';
 import { startTelegramBot, type RunningTelegramBot } from '../bots/telegram/start.ts';
 
@@ -46,23 +46,24 @@ export async function startBots(config: Config, overrides: StartOverrides = {}):
   }
 
   const service = await startQueueService(config);
-  const settings = await ChatSettingsStore.open(config.ANIMEFY_DATA_DIR);
+  const state = await openBotState(config);
   const running: Stoppable[] = [];
   let telegram: RunningTelegramBot | undefined;
   let discord: RunningDiscordBot | undefined;
   try {
     if (config.TELEGRAM_BOT_TOKEN) {
-      const bot = await startTelegramBot(config, service.queue, settings, overrides.telegram);
+      const bot = await startTelegramBot(config, service.queue, state, overrides.telegram);
       telegram = bot;
       running.push({ name: 'telegram', stop: () => bot.stop() });
     }
     if (config.DISCORD_TOKEN) {
-      const bot = await startDiscordBot(config, service.queue, settings, overrides.discord);
+      const bot = await startDiscordBot(config, service.queue, state, overrides.discord);
       discord = bot;
       running.push({ name: 'discord', stop: () => bot.stop() });
     }
   } catch (err) {
     await Promise.allSettled(running.map((b) => b.stop()));
+    await state.close();
     await service.close({ cancelRunning: true });
     throw err;
   }
@@ -77,7 +78,7 @@ export async function startBots(config: Config, overrides: StartOverrides = {}):
       stopping ??= (async () => {
         const results = await Promise.allSettled(running.map((b) => b.stop()));
         for (const r of results) if (r.status === 'rejected') log.error({ err: String(r.reason) }, 'a bot did not stop cleanly');
-        await settings.flush();
+        await state.close();
         await service.close({ cancelRunning: true });
       })();
       return stopping;

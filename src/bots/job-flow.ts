@@ -80,12 +80,13 @@ export class JobFlow {
    * Takes a place for a job of `userId`, or throws the refusal (SHUTTING_DOWN, RATE_LIMITED) for the
    * platform to show.
    */
-  admit(userId: string): Admission {
+  async admit(userId: string): Promise<Admission> {
     if (this.active.closing) throw new AnimefyError('SHUTTING_DOWN');
     const key = `${this.deps.platform}:${userId}`;
-    const rate = this.deps.rateLimiter.take(key);
+    const rate = await this.deps.rateLimiter.take(key);
     if (!rate.ok) throw new AnimefyError('RATE_LIMITED', { wait: formatWait(rate.retryAfterMs) });
-    return { refund: () => this.deps.rateLimiter.refund(key, rate.at) };
+    const log = this.deps.log;
+    return { refund: () => void this.deps.rateLimiter.refund(key, rate.at).catch((err: unknown) => log.warn({ err: String(err) }, 'rate-limit refund failed')) };
   }
 
   /** Runs `work` in the background as a job of `userId` (cancellable by them, stopped on shutdown). */

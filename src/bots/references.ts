@@ -1,43 +1,42 @@
 /**
  * Short-lived references behind buttons: a button carries a short random token, the bot keeps what it
- * stands for (which file, which chat, who asked; never the media itself) for a limited time. After a
- * restart or the TTL, the token is simply unknown and the user is asked to send the file again.
+ * stands for (which file, which chat, who asked; never the media itself) for a limited time, in the
+ * shared state store (state/store.ts): another bot process, or this one after a restart, still knows
+ * it. After the TTL the token is simply unknown and the user is asked to send the file again.
  */
 import { randomBytes } from 'node:crypto';
+import type { StateStore } from './state/store.ts';
 
 export class ReferenceStore<T> {
-  private readonly entries = new Map<string, { value: T; expires: number }>();
-
   constructor(
+    private readonly store: StateStore,
+    /** Keeps each platform's tokens apart (`telegram`, `discord`). */
+    private readonly namespace: string,
     private readonly ttlMs: number,
-    private readonly maxEntries = 10_000,
-    private readonly now: () => number = Date.now,
   ) {}
 
   /** Stores `value` and returns its token (10 URL-safe characters). */
-  put(value: T): string {
+  async put(value: T): Promise<string> {
     const token = randomBytes(8).toString('base64url').slice(0, 10);
-    this.entries.set(token, { value, expires: this.now() + this.ttlMs });
-    // Oldest first: Map keeps insertion order.
-    while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
+    await this.store.set(this.key(token), JSON.stringify(value), this.ttlMs);
     return token;
   }
 
-  get(token: string): T | undefined {
-    const entry = this.entries.get(token);
-    if (!entry) return undefined;
-    if (entry.expires <= this.now()) {
-      this.entries.delete(token);
-      return undefined;
+  async get(token: string): Promise<T | undefined> {
+    const raw = await this.store.get(this.key(token));
+    if (raw === undefined) return undefined;
+    try {
+      return JSON.parse(raw) as T;
+    } catch {
+      return undefined; // written by something else: as good as expired
     }
-    return entry.value;
   }
 
-  delete(token: string): void {
-    this.entries.delete(token);
+  async delete(token: string): Promise<void> {
+    await this.store.delete(this.key(token));
   }
 
-  get size(): number {
-    return this.entries.size;
+  private key(token: string): string {
+    return `${this.namespace}:ref:${token}`;
   }
 }

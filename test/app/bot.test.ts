@@ -13,6 +13,7 @@ import { processPolicy } from '#src/app/process-policy.ts';
 import { childLogger } from '#src/log.ts';
 import { parseConfig, REPO_ROOT } from '#src/config.ts';
 import { FakeDiscord } from '../fakes/fake-discord.ts';
+import { fixture } from '../helpers/fixtures.ts';
 import { FakeTelegram, type FakeChat, type FakeUser } from '../fakes/fake-telegram.ts';
 
 const alice: FakeUser = { id: 1001, first_name: 'Alice' };
@@ -80,7 +81,7 @@ describe('npm start', () => {
     );
     try {
       await fake.waitForCall('deleteWebhook', undefined, { timeoutMs: 60_000 });
-      await discord.waitFor(() => discord.commands.global.length === 5, 30_000, () => 'the Discord commands registered');
+      await discord.waitFor(() => discord.commands.global.length === 6, 30_000, () => 'the Discord commands registered');
       const about = await discord.slashCommand({ name: 'about' });
       expect((await about.waitForAck(10_000)).data.content).toMatch(/non-commercial/);
       const message = fake.userText({ chat: dm, from: alice, text: '/help' });
@@ -211,4 +212,49 @@ describe('long polling trouble', () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(events).toEqual(['stopped', 'exit 1']);
   });
+});
+
+const redisUrl = process.env.ANIMEFY_TEST_REDIS_URL;
+
+describe.skipIf(!redisUrl)('state shared through Redis', () => {
+  it('a bot process killed mid-job is replaced by another, and "Another style" still works on the earlier result', async () => {
+    const fake = await FakeTelegram.start();
+    const env = childEnv({
+      TELEGRAM_BOT_TOKEN: fake.token,
+      TELEGRAM_API_ROOT: fake.apiRoot,
+      ANIMEFY_REDIS_URL: redisUrl!,
+      ANIMEFY_REDIS_QUEUE: `animefy-restart-${process.pid}-${Date.now()}`,
+      ANIMEFY_WORKING_SIZE: '384',
+    });
+    const worker = spawn(process.execPath, ['--import', 'tsx', 'src/app/worker.ts'], { cwd: REPO_ROOT, env, stdio: 'ignore' });
+    let second: ReturnType<typeof npmStart> | undefined;
+    const first = npmStart(env, { direct: true });
+    try {
+      const photo = await fake.userPhoto({ chat: dm, from: alice, bytes: fixture('portrait_frontal_1.jpg'), caption: 'hayao' });
+      const result = await fake.waitForCall('sendPhoto', (c) => c.status === 200 && c.params.reply_parameters?.message_id === photo.message_id, { timeoutMs: 120_000 });
+      const again = (result.params.reply_markup.inline_keyboard as any[][]).flat().find((b) => /Another style/.test(b.text)).callback_data;
+
+      // A second job is running when the process is killed (no graceful stop).
+      const busy = fake.calls.length;
+      await fake.userPhoto({ chat: dm, from: alice, bytes: fixture('portrait_frontal_2.jpg'), caption: 'shinkai' });
+      await fake.waitForCall('sendMessage', (c) => Number(c.params.chat_id) === dm.id, { since: busy, timeoutMs: 30_000 });
+      first.child.kill('SIGKILL');
+      await first.exit;
+
+      second = npmStart(env, { direct: true });
+      const before = fake.calls.length;
+      await fake.waitForCall('deleteWebhook', undefined, { since: before, timeoutMs: 60_000 }); // the new process is up
+      fake.pressButton({ from: alice, message: result.result, data: again });
+      const keyboard = await fake.waitForCall('sendMessage', (c) => /Which style/.test(String(c.params.text)), { since: before, timeoutMs: 30_000 });
+      const cartoon = (keyboard.params.reply_markup.inline_keyboard as any[][]).flat().find((b) => /Cartoon/.test(b.text)).callback_data;
+      fake.pressButton({ from: alice, message: keyboard.result, data: cartoon });
+      const redone = await fake.waitForCall('sendPhoto', (c) => c.status === 200 && c.params.reply_parameters?.message_id === photo.message_id, { since: before, timeoutMs: 120_000 });
+      expect(redone.params.caption).toMatch(/Cartoon/);
+    } finally {
+      first.child.kill('SIGKILL');
+      second?.child.kill('SIGKILL');
+      worker.kill('SIGKILL');
+      await fake.close();
+    }
+  }, 300_000);
 });

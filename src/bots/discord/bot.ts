@@ -11,6 +11,7 @@ import type { JobQueue } from '../../queue/types.ts';
 import type { ChatSettingsStore } from '../chat-settings.ts';
 import { RateLimiter } from '../rate-limit.ts';
 import { ReferenceStore } from '../references.ts';
+import { FileStateStore, type StateStore } from '../state/store.ts';
 import { REFERENCE_TTL_MS, warningText } from '../job-flow.ts';
 import { MemoryResultStore, PendingResults, type ResultStore } from '../result-store.ts';
 import { ephemeral, warning, type CommandDeps, type DiscordCommand } from './commands/command.ts';
@@ -26,6 +27,8 @@ export interface DiscordBotOptions {
   limits: DiscordLimits;
   rateLimit: { jobs: number; windowMs: number };
   log: Logger;
+  /** Where button references and rate-limit logs live (default: this process's memory). */
+  state?: StateStore;
   /** Buttons under results work this long (default a day; Discord's attachment URLs last about as long). */
   referenceTtlMs?: number;
   /** Minimum time between progress edits of one reply (default 1.5 s). */
@@ -58,13 +61,16 @@ export function createDiscordBot(options: DiscordBotOptions): DiscordBot {
     // Nothing the bot says pings anyone unless it asks to (the late-result mention does).
     allowedMentions: { parse: [] },
   });
-  const refs = new ReferenceStore<JobReference>(options.referenceTtlMs ?? REFERENCE_TTL_MS);
+  // Button references and rate-limit logs live in the shared state (Redis, or a file): another
+  // process, or this one after a restart, still knows them.
+  const state = options.state ?? FileStateStore.inMemory();
+  const refs = new ReferenceStore<JobReference>(state, 'discord', options.referenceTtlMs ?? REFERENCE_TTL_MS);
   const pending = new PendingResults(options.resultStore ?? new MemoryResultStore(), options.resultTtlMs ?? DEFAULT_RESULT_TTL_MS);
   const jobs = new DiscordJobs({
     pending,
     queue: options.queue,
     limits: options.limits,
-    rateLimiter: new RateLimiter(options.rateLimit.jobs, options.rateLimit.windowMs),
+    rateLimiter: new RateLimiter(state, options.rateLimit.jobs, options.rateLimit.windowMs),
     refs,
     log,
     editIntervalMs: options.editIntervalMs ?? 1500,

@@ -95,7 +95,7 @@ export class DiscordJobs extends PlatformJobs {
     const refuse = (err: unknown) => interaction.reply({ content: warningText(err), flags: MessageFlags.Ephemeral });
     let admission: Admission;
     try {
-      admission = this.flow.admit(interaction.user.id);
+      admission = await this.flow.admit(interaction.user.id);
     } catch (err) {
       return void (await refuse(err));
     }
@@ -129,7 +129,7 @@ export class DiscordJobs extends PlatformJobs {
         status: (text) => reply.update(text, cancelRow),
         deliver: async (result) => {
           try {
-            const delivery = await reply.result(this.resultPayload(interaction.user.id, spec, result, maxBytes));
+            const delivery = await reply.result(await this.resultPayload(interaction.user.id, spec, result, maxBytes));
             log.debug({ interaction: interaction.id, delivery }, 'result delivered');
           } catch (err) {
             if (err instanceof DiscordAPIError && err.code === RESTJSONErrorCodes.RequestEntityTooLarge) {
@@ -163,10 +163,10 @@ export class DiscordJobs extends PlatformJobs {
     }
   }
 
-  private resultPayload(requesterId: string, spec: JobSpec, result: JobResult, maxBytes: number) {
+  private async resultPayload(requesterId: string, spec: JobSpec, result: JobResult, maxBytes: number) {
     const { refs, limits } = this.deps;
     if (result.data.byteLength > maxBytes) throw new AnimefyError('RESULT_TOO_LARGE', { limit: `${Math.round(maxBytes / 2 ** 20)} MB` });
-    const ref = refs.put({
+    const ref = await refs.put({
       media: spec.media,
       requesterId,
       style: spec.style,

@@ -5,13 +5,11 @@
  * DMed wait in files under ANIMEFY_DATA_DIR/results (so a restart keeps them). `stop()` refuses new jobs,
  * lets running ones finish or cancels them with a message, then closes the gateway connection.
  */
-import path from 'node:path';
 import { Events, REST, type Client } from 'discord.js';
 import { type Config, MB, mbToBytes } from '../../config.ts';
 import { childLogger } from '../../log.ts';
 import type { JobQueue } from '../../queue/types.ts';
-import type { ChatSettingsStore } from '../chat-settings.ts';
-import { FileResultStore } from '../result-store.ts';
+import type { BotState } from '../state/open.ts';
 import { createDiscordBot, type DiscordBot, type DiscordBotOptions } from './bot.ts';
 import { registerCommands } from './commands/index.ts';
 import type { DiscordLimits } from './jobs.ts';
@@ -48,20 +46,20 @@ export function discordRest(config: Config, token: string): REST {
 export async function startDiscordBot(
   config: Config,
   queue: JobQueue,
-  settings: ChatSettingsStore,
+  state: BotState,
   overrides: Partial<Pick<DiscordBotOptions, 'tokenTtlMs' | 'editIntervalMs' | 'referenceTtlMs'>> = {},
 ): Promise<RunningDiscordBot> {
   const { token, appId } = discordCredentials(config);
   const log = childLogger({ module: 'discord' });
-  const resultStore = await FileResultStore.open(path.join(config.ANIMEFY_DATA_DIR, 'results'));
   const created = createDiscordBot({
     apiBase: config.DISCORD_API_BASE,
     queue,
-    settings,
+    settings: state.settings,
+    state: state.store,
     limits: discordLimits(config),
     rateLimit: { jobs: config.ANIMEFY_RATE_LIMIT_JOBS, windowMs: config.ANIMEFY_RATE_LIMIT_WINDOW_S * 1000 },
     log,
-    resultStore,
+    resultStore: state.results,
     resultTtlMs: config.ANIMEFY_RESULT_TTL_H * 3600 * 1000,
     ...overrides,
   });
@@ -83,7 +81,6 @@ export async function startDiscordBot(
     }
   } catch (err) {
     await client.destroy();
-    await resultStore.close();
     throw err;
   }
   log.info({ bot: client.user?.tag, guilds: client.guilds.cache.size }, 'Discord bot running');
@@ -93,7 +90,6 @@ export async function startDiscordBot(
     async stop() {
       await jobs.shutdown(graceMs);
       await client.destroy();
-      await resultStore.close();
     },
   };
 }

@@ -10,6 +10,7 @@ import type { JobQueue } from '../../queue/types.ts';
 import type { ChatSettingsStore } from '../chat-settings.ts';
 import { RateLimiter } from '../rate-limit.ts';
 import { ReferenceStore } from '../references.ts';
+import { FileStateStore, type StateStore } from '../state/store.ts';
 import { REFERENCE_TTL_MS, warningText } from '../job-flow.ts';
 import { TelegramJobs, type JobReference, type TelegramLimits } from './jobs.ts';
 import { ChatPacer } from './status-message.ts';
@@ -26,6 +27,8 @@ export interface TelegramBotOptions {
   limits: TelegramLimits;
   rateLimit: { jobs: number; windowMs: number };
   log: Logger;
+  /** Where button references and rate-limit logs live (default: this process's memory). */
+  state?: StateStore;
   /** Buttons under results work this long (default a day). */
   referenceTtlMs?: number;
   /** Minimum time between status edits in one chat (default 2 s). */
@@ -48,17 +51,21 @@ export function createTelegramBot(options: TelegramBotOptions): TelegramBot {
   // errors are not retried here (the plugin would retry them forever): polling retries on its own,
   // and a job whose reply cannot be sent is logged.
   bot.api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: options.maxRetryDelayS ?? 60, rethrowHttpErrors: true }));
-  const moveSettings = (from: number, to: number) => options.settings.move(chatKey(from), chatKey(to));
+  const moveSettings = (from: number, to: number) =>
+    void options.settings.move(chatKey(from), chatKey(to)).catch((err: unknown) => log.warn({ err: String(err) }, 'chat settings not moved'));
   bot.api.config.use(followMigratedChats(moveSettings, log));
 
-  const refs = new ReferenceStore<JobReference>(options.referenceTtlMs ?? REFERENCE_TTL_MS);
+  // Button references and rate-limit logs live in the shared state (Redis, or a file): another
+  // process, or this one after a restart, still knows them.
+  const state = options.state ?? FileStateStore.inMemory();
+  const refs = new ReferenceStore<JobReference>(state, 'telegram', options.referenceTtlMs ?? REFERENCE_TTL_MS);
   const jobs = new TelegramJobs({
     api: bot.api,
     apiRoot: options.apiRoot,
     token: options.token,
     queue: options.queue,
     limits: options.limits,
-    rateLimiter: new RateLimiter(options.rateLimit.jobs, options.rateLimit.windowMs),
+    rateLimiter: new RateLimiter(state, options.rateLimit.jobs, options.rateLimit.windowMs),
     refs,
     pacer: new ChatPacer(options.editIntervalMs ?? 2000),
     log,

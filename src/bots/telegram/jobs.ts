@@ -109,7 +109,7 @@ export class TelegramJobs extends PlatformJobs {
       async (job, token) => {
         let admission: Admission;
         try {
-          admission = this.flow.admit(String(first.requester.id));
+          admission = await this.flow.admit(String(first.requester.id));
         } catch (err) {
           await this.deps.api.sendMessage(first.chatId, warningText(err), replyTo(first.sourceMessageId));
           return;
@@ -204,7 +204,7 @@ export class TelegramJobs extends PlatformJobs {
 
   private async sendResult(spec: JobSpec, result: JobResult): Promise<void> {
     const { api, refs, limits } = this.deps;
-    const token = refs.put({
+    const token = await refs.put({
       media: spec.media,
       chatId: spec.chatId,
       sourceMessageId: spec.sourceMessageId,

@@ -9,7 +9,7 @@ import { GrammyError, webhookCallback } from 'grammy';
 import { type Config, MB, mbToBytes } from '../../config.ts';
 import { childLogger } from '../../log.ts';
 import type { JobQueue } from '../../queue/types.ts';
-import type { ChatSettingsStore } from '../chat-settings.ts';
+import type { BotState } from '../state/open.ts';
 import { createTelegramBot, type TelegramBot, type TelegramBotOptions } from './bot.ts';
 import type { TelegramLimits } from './jobs.ts';
 import { telegramCommands } from './features/index.ts';
@@ -50,7 +50,7 @@ export interface TelegramOverrides {
   bot?: Pick<TelegramBotOptions, 'maxRetryDelayS' | 'editIntervalMs'>;
 }
 
-export async function startTelegramBot(config: Config, queue: JobQueue, settings: ChatSettingsStore, overrides: TelegramOverrides = {}): Promise<RunningTelegramBot> {
+export async function startTelegramBot(config: Config, queue: JobQueue, state: BotState, overrides: TelegramOverrides = {}): Promise<RunningTelegramBot> {
   const token = config.TELEGRAM_BOT_TOKEN;
   if (!token) throw new Error('TELEGRAM_BOT_TOKEN is not set');
   const log = childLogger({ module: 'telegram' });
@@ -58,7 +58,8 @@ export async function startTelegramBot(config: Config, queue: JobQueue, settings
     token,
     apiRoot: config.TELEGRAM_API_ROOT,
     queue,
-    settings,
+    settings: state.settings,
+    state: state.store,
     limits: telegramLimits(config),
     rateLimit: { jobs: config.ANIMEFY_RATE_LIMIT_JOBS, windowMs: config.ANIMEFY_RATE_LIMIT_WINDOW_S * 1000 },
     log,

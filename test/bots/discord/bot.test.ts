@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ChatSettingsStore } from '#src/bots/chat-settings.ts';
+import { memoryBotState } from '#src/bots/state/open.ts';
 import { startDiscordBot } from '#src/bots/discord/start.ts';
 import { startBots, type RunningBots } from '#src/app/bot.ts';
 import { parseConfig } from '#src/config.ts';
@@ -428,7 +428,7 @@ describe('Discord bot (real discord.js, fake Discord)', () => {
     // before the photo is done (the models alone take longer).
     const fake2 = await FakeDiscord.start();
     const config2 = parseConfig({ DISCORD_TOKEN: fake2.token, DISCORD_APP_ID: fake2.appId, DISCORD_API_BASE: fake2.apiBase, DISCORD_REGISTER_COMMANDS: 'false', ANIMEFY_DATA_DIR: path.join(dataDir, 'bot2') });
-    const bot2 = await startDiscordBot(config2, bots.service.queue, ChatSettingsStore.inMemory(), { tokenTtlMs: 1000, editIntervalMs: 500 });
+    const bot2 = await startDiscordBot(config2, bots.service.queue, memoryBotState(), { tokenTtlMs: 1000, editIntervalMs: 500 });
     try {
       const attachment = await fake2.addAttachment('portrait.jpg', fixture('portrait_frontal_1.jpg'), 'image/jpeg');
       const interaction = await fake2.slashCommand({ name: 'animefy', options: [attachmentOption(attachment)] });
@@ -450,7 +450,7 @@ describe('Discord bot (real discord.js, fake Discord)', () => {
   it('where the bot may not post files and DMs are closed, the handover says so and its "Get my result" button hands the result over', async () => {
     const fake3 = await FakeDiscord.start();
     const config3 = parseConfig({ DISCORD_TOKEN: fake3.token, DISCORD_APP_ID: fake3.appId, DISCORD_API_BASE: fake3.apiBase, DISCORD_REGISTER_COMMANDS: 'false', ANIMEFY_DATA_DIR: path.join(dataDir, 'bot3') });
-    const bot3 = await startDiscordBot(config3, bots.service.queue, ChatSettingsStore.inMemory(), { tokenTtlMs: 1000, editIntervalMs: 500 });
+    const bot3 = await startDiscordBot(config3, bots.service.queue, memoryBotState(), { tokenTtlMs: 1000, editIntervalMs: 500 });
     try {
       const owen = fake3.user('1300000000000000016', 'owen');
       fake3.closeDms(owen.id);
@@ -478,7 +478,7 @@ describe('Discord bot (real discord.js, fake Discord)', () => {
   it('starts with automatic sharding when Discord asks for several shards (a bot in 2,600 servers)', async () => {
     const fake4 = await FakeDiscord.start({ guildCount: 2600, maxConcurrency: 3 });
     const config4 = parseConfig({ DISCORD_TOKEN: fake4.token, DISCORD_APP_ID: fake4.appId, DISCORD_API_BASE: fake4.apiBase, ANIMEFY_DATA_DIR: path.join(dataDir, 'bot4') });
-    const bot4 = await startDiscordBot(config4, bots.service.queue, ChatSettingsStore.inMemory());
+    const bot4 = await startDiscordBot(config4, bots.service.queue, memoryBotState());
     try {
       expect(fake4.identifies.map((i) => i.shard).sort()).toEqual([[0, 3], [1, 3], [2, 3]]);
       const about = await fake4.slashCommand({ name: 'about' });

@@ -341,8 +341,10 @@ describe('Telegram bot', () => {
     expect(result.params.caption).toMatch(/Shinkai/); // no keyboard: the chat's default was used
     expect(fake.calls.slice(since).filter((c) => c.method === 'sendPhoto').map((c) => c.status)).toEqual([429, 200]);
 
-    const saved = JSON.parse(await fs.readFile(path.join(dataDir, 'chat-settings.json'), 'utf8'));
-    expect(saved[`telegram:${bobDm.id}`]).toEqual({ style: 'shinkai' });
+    // Saved in the bot state file (ANIMEFY_DATA_DIR/state.json), shortly after the change.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const saved = JSON.parse(await fs.readFile(path.join(dataDir, 'state.json'), 'utf8'));
+    expect(JSON.parse(saved.values[`settings:telegram:${bobDm.id}`].value)).toEqual({ style: 'shinkai' });
   });
 
   it('on shutdown a running job is cancelled with a message', async () => {

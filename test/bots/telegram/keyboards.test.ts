@@ -10,10 +10,10 @@ import {
   resultKeyboard,
   styleKeyboard,
 } from '#src/bots/telegram/keyboards.ts';
-import { ReferenceStore } from '#src/bots/references.ts';
 import { STYLES } from '#src/pipeline/styles.ts';
 
-const token = new ReferenceStore<number>(60_000).put(1);
+/** A token as ReferenceStore makes them (10 URL-safe characters). */
+const token = 'AbC-dE_f9z';
 
 interface Button {
   text: string;

@@ -49,7 +49,7 @@ export const animefy: DiscordCommand = {
     const modeOption = interaction.options.getString('mode');
     await jobs.start(interaction, {
       media: found.media,
-      style: styleOption && findStyle(styleOption) ? styleOption : defaultStyle(settings, interaction),
+      style: styleOption && findStyle(styleOption) ? styleOption : await defaultStyle(settings, interaction),
       mode: modeOption ? parseMode(modeOption) : DEFAULT_MODE,
       upscale: interaction.options.getBoolean('upscale') ? 2 : 1,
       faces: interaction.options.getBoolean('keep_faces') ? 'keep' : DEFAULT_FACE_LOOK,
@@ -75,7 +75,7 @@ export const animefy: DiscordCommand = {
       return;
     }
     if (action.kind === 'result') return; // not this command's: /result answers it (routing never sends it here)
-    const ref = refs.get(action.ref);
+    const ref = await refs.get(action.ref);
     if (!ref) return void (await interaction.reply(warning(new AnimefyError('BUTTON_EXPIRED'))));
     const again = { media: ref.media, style: ref.style, mode: ref.mode, upscale: ref.upscale, faces: ref.faces, private: ref.private };
     switch (action.kind) {

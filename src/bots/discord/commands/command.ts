@@ -71,4 +71,4 @@ export const warning = (err: unknown) => ephemeral(warningText(err));
 export const settingsKey = (interaction: Interaction) =>
   interaction.guildId ? `discord:guild:${interaction.guildId}` : `discord:user:${interaction.user.id}`;
 
-export const defaultStyle = (settings: ChatSettingsStore, interaction: Interaction) => settings.get(settingsKey(interaction)).style ?? DEFAULT_STYLE;
+export const defaultStyle = async (settings: ChatSettingsStore, interaction: Interaction) => (await settings.get(settingsKey(interaction))).style ?? DEFAULT_STYLE;

@@ -16,6 +16,6 @@ export const menu: DiscordCommand = {
       await interaction.reply(warning(found.refusal));
       return;
     }
-    await jobs.start(interaction, { media: found.media, style: defaultStyle(settings, interaction), mode: DEFAULT_MODE, upscale: 1, faces: DEFAULT_FACE_LOOK, private: false });
+    await jobs.start(interaction, { media: found.media, style: await defaultStyle(settings, interaction), mode: DEFAULT_MODE, upscale: 1, faces: DEFAULT_FACE_LOOK, private: false });
   },
 };

@@ -28,7 +28,7 @@ export const style: DiscordCommand = {
       return;
     }
     const picked = getStyle(interaction.options.getString('style', true));
-    settings.set(settingsKey(interaction), { style: picked.id });
+    await settings.set(settingsKey(interaction), { style: picked.id });
     const where = interaction.inGuild() ? "this server's" : 'your';
     await interaction.reply({ content: `${picked.emoji} ${picked.label} is now ${where} default style (used by the Animefy message menu and when /animefy has no style).` });
   },

@@ -115,7 +115,7 @@ export const animefy: TelegramFeature = {
 
     // A style from the keyboard: the job (or album) runs, its first item in the keyboard's message.
     onButton(composer, ['pick'], async (ctx, action, message) => {
-      const ref = refs.get(action.token);
+      const ref = await refs.get(action.token);
       if (!ref) return void (await answerExpired(ctx));
       const from = ctx.callbackQuery!.from;
       if (ref.onlyRequester && !(await mayActFor(deps, ref.chatId, ref.requesterId, from.id))) {
@@ -124,7 +124,7 @@ export const animefy: TelegramFeature = {
       const style = findStyle(action.style);
       if (!style) return void (await answerExpired(ctx));
       await ctx.answerCallbackQuery({ text: `${style.emoji} ${style.label} it is!` });
-      if (ref.onlyRequester) refs.delete(action.token); // the first pick uses the keyboard
+      if (ref.onlyRequester) await refs.delete(action.token); // the first pick uses the keyboard
       const items = [{ media: ref.media, sourceMessageId: ref.sourceMessageId, threadId: ref.threadId }, ...(ref.album ?? [])];
       const requesterId = ref.onlyRequester ? ref.requesterId : from.id;
       const choices = { mode: ref.mode, upscale: ref.upscale, faces: ref.faces };
@@ -132,14 +132,14 @@ export const animefy: TelegramFeature = {
     });
 
     onButton(composer, ['again'], async (ctx, action, message) => {
-      if (!refs.get(action.token)) return void (await answerExpired(ctx));
+      if (!(await refs.get(action.token))) return void (await answerExpired(ctx));
       await ctx.answerCallbackQuery();
       await ctx.api.sendMessage(message.chat.id, '🎨 Which style this time?', { ...replyTo(message.message_id), reply_markup: styleKeyboard(action.token) });
     });
 
     // The same input and style again: upscaled ×2, or with the other face look.
     onButton(composer, ['upscale', 'faces'], async (ctx, action) => {
-      const ref = refs.get(action.token);
+      const ref = await refs.get(action.token);
       if (!ref) return void (await answerExpired(ctx));
       const upscale = action.action === 'upscale' ? 2 : ref.upscale;
       const faces = action.action === 'faces' ? otherFaceLook(ref.faces) : ref.faces;
@@ -198,14 +198,14 @@ async function startOrAsk(
   request: Request,
   items: JobItem[],
 ): Promise<void> {
-  const style = request.style ?? (request.unknown ? undefined : deps.settings.get(chatKey(chatId)).style);
+  const style = request.style ?? (request.unknown ? undefined : (await deps.settings.get(chatKey(chatId))).style);
   if (style) {
     deps.jobs.startAlbum(items.map((item) => spec(chatId, requesterId, style, request.choices, item)));
     return;
   }
   const [first, ...rest] = items;
   // Only the requester (or, for a chat, its admins) may pick.
-  const token = deps.refs.put({ ...request.choices, ...first, chatId, requesterId, style: '', onlyRequester: true, ...(rest.length ? { album: rest } : {}) });
+  const token = await deps.refs.put({ ...request.choices, ...first, chatId, requesterId, style: '', onlyRequester: true, ...(rest.length ? { album: rest } : {}) });
   await deps.api.sendMessage(chatId, pickStyleText(request.unknown), { ...replyTo(first.sourceMessageId), reply_markup: styleKeyboard(token) });
 }
 

@@ -35,13 +35,13 @@ export const style: TelegramFeature = {
       const key = chatKey(message.chat.id);
       const word = args.split(/\s+/)[0]?.toLowerCase() ?? '';
       if (!word) {
-        const current = settings.get(key).style;
+        const current = (await settings.get(key)).style;
         const now = current ? `Now: ${getStyle(current).emoji} ${getStyle(current).label}.` : 'Now: I ask every time.';
         await ctx.reply(`Pick this chat's default style. ${now}`, { ...reply, reply_markup: defaultStyleKeyboard() });
         return;
       }
       if (ASK_WORDS.includes(word)) {
-        settings.set(key, { style: undefined });
+        await settings.set(key, { style: undefined });
         await ctx.reply(defaultStyleSet(undefined), reply);
         return;
       }
@@ -51,7 +51,7 @@ export const style: TelegramFeature = {
         await ctx.reply(error.message, { ...reply, reply_markup: defaultStyleKeyboard() });
         return;
       }
-      settings.set(key, { style: picked });
+      await settings.set(key, { style: picked });
       await ctx.reply(defaultStyleSet(picked), reply);
     });
 
@@ -59,7 +59,7 @@ export const style: TelegramFeature = {
       const picked = action.style === 'ask' ? undefined : findStyle(action.style)?.id;
       if (action.style !== 'ask' && !picked) return void (await answerExpired(ctx));
       if (!(await maySetDefault(api, log, message.chat, ctx.callbackQuery!.from.id))) return void (await answerAlert(ctx, new AnimefyError('ADMINS_ONLY')));
-      settings.set(chatKey(message.chat.id), { style: picked });
+      await settings.set(chatKey(message.chat.id), { style: picked });
       await ctx.answerCallbackQuery({ text: 'Saved.' });
       await ctx.api.editMessageText(message.chat.id, message.message_id, defaultStyleSet(picked)).catch(() => undefined);
     });
