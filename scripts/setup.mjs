@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// `npm run setup`: dependencies (only when the lockfile changed), model weights, then a check for
-// ffmpeg. Plain Node with no dependencies, because it runs before `npm ci`.
+// `npm run setup`: dependencies (only when the lockfile changed), model weights, then which ffmpeg
+// is used. Plain Node with no dependencies, because it runs before `npm ci`.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -28,12 +28,6 @@ function mtime(file) {
   }
 }
 
-function onPath(command) {
-  const dirs = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
-  const exts = process.platform === 'win32' ? ['.exe', '.cmd', ''] : [''];
-  return dirs.some((dir) => exts.some((ext) => fs.existsSync(path.join(dir, command + ext))));
-}
-
 // 1. Dependencies
 const installed = mtime('node_modules/.package-lock.json');
 if (installed === undefined || installed < (mtime('package-lock.json') ?? 0)) run(['ci']);
@@ -45,12 +39,12 @@ else
 // 2. Model weights
 run(['run', 'models']);
 
-// 3. ffmpeg (needed for GIF and video only, so a warning)
-const missing = ['ffmpeg', 'ffprobe'].filter((c) => !onPath(c));
-if (missing.length && !process.env.FFMPEG_PATH) {
-  console.warn(
-    `\nwarning: ${missing.join(' and ')} not found on PATH and FFMPEG_PATH is unset: GIF and video jobs will fail. ` +
-      'Install ffmpeg (e.g. `apt install ffmpeg`) or set FFMPEG_PATH.',
-  );
+// 3. ffmpeg and ffprobe: which ones GIF and video jobs use (the system's, else the npm packages'),
+// with the pipeline's own choice (src/app/ffmpeg-check.ts; dependencies are installed by now).
+// Needed for GIF and video only, so a missing one is a warning there, not a failure.
+const check = spawnSync(process.execPath, ['--import', 'tsx', path.join('src', 'app', 'ffmpeg-check.ts')], { cwd: root, stdio: 'inherit' });
+if (check.status !== 0) {
+  console.error(`\nsetup failed: the ffmpeg check ${check.error ? `could not start (${check.error.message})` : `exited with ${check.status ?? check.signal}`}`);
+  process.exit(check.status || 1);
 }
 console.log('\nSetup done.');

@@ -37,6 +37,12 @@ export const RENAMED_SETTINGS: Readonly<Record<string, { name: string; unit: str
   ANIMEFY_REDIS_LOCK_MS: { name: 'ANIMEFY_REDIS_LOCK_S', unit: 's', convert: (ms) => ms / 1000 },
 };
 
+/** Settings no longer read, with what took their place (a warning says so when one is set). */
+export const RETIRED_SETTINGS: Readonly<Record<string, string>> = {
+  ANIMEFY_MAX_VIDEO_PIXELS:
+    'big GIFs and videos are now scaled down instead of refused; ANIMEFY_MAX_DECODE_MEGAPIXEL_FRAMES limits the decoding work',
+};
+
 /** A Discord id (snowflake). */
 const snowflake = z.string().regex(/^\d{15,21}$/, 'expected a Discord id (digits)');
 
@@ -106,8 +112,13 @@ const schema = z.object({
   ANIMEFY_MAX_VIDEO_S: int(1, 3600).default(15),
   /** GIF and animated WebP: most frames accepted. */
   ANIMEFY_MAX_GIF_FRAMES: int(1, 100_000).default(150),
-  /** GIF and video: largest accepted frame in pixels (default: 1920x1080 = 2073600; 4K is refused). */
-  ANIMEFY_MAX_VIDEO_PIXELS: int(1, 1e9).default(1920 * 1080),
+  /**
+   * GIF and video: most decoding work per clip, in megapixels × frames. Big pictures are scaled down
+   * to ANIMEFY_VIDEO_WORKING_SIZE by the decoder, but every source frame is decoded at its full size
+   * first. The default takes a 15 s 4K clip at 60 fps (8.3 MP × 900 frames ≈ 7500); past it a clip is
+   * refused with a message saying how much of it would fit.
+   */
+  ANIMEFY_MAX_DECODE_MEGAPIXEL_FRAMES: int(1, 10_000_000).default(8000),
   /** GIF and video frames are stylized (and returned) at this long side at most, in pixels. */
   ANIMEFY_VIDEO_WORKING_SIZE: int(64, 4096).default(720),
   /** Faster videos are resampled to this frame rate (fewer frames to stylize). */
@@ -128,9 +139,16 @@ const schema = z.object({
    * keep their previous stylized pixels, so the style does not flicker from frame to frame.
    */
   ANIMEFY_TEMPORAL_SMOOTHING: z.coerce.number().min(0).max(1).default(0.8),
-  /** ffmpeg binary (default: `ffmpeg` on PATH; Debian's `apt-get install ffmpeg` is the tested one). */
+  /**
+   * ffmpeg binary. Unset: `ffmpeg` on PATH when it runs (Debian's `apt-get install ffmpeg` is the
+   * tested one), else the one the npm package @ffmpeg-installer/ffmpeg ships (an optional
+   * dependency; a 2018 build). `npm run setup` prints which one is used.
+   */
   FFMPEG_PATH: z.string().optional(),
-  /** ffprobe binary (default: next to FFMPEG_PATH, else `ffprobe` on PATH). */
+  /**
+   * ffprobe binary. Unset: an `ffprobe` next to FFMPEG_PATH, else `ffprobe` on PATH when it runs,
+   * else the one from the npm package @ffprobe-installer/ffprobe.
+   */
   FFPROBE_PATH: z.string().optional(),
   /**
    * Where GIF and video jobs keep their temporary files (default: the system temp directory);
@@ -209,6 +227,13 @@ const schema = z.object({
   ANIMEFY_SHUTDOWN_GRACE_S: int(0, 3600).default(20),
   /** Small state kept across restarts (each chat's default style), as a JSON file in this folder. */
   ANIMEFY_DATA_DIR: z.string().default('data'),
+  /**
+   * Hours a Discord result is kept when it arrived after the interaction expired and could be neither
+   * posted in the channel nor sent as a DM (the bot may not post there, the user's DMs are closed); the
+   * user gets it with /result or the reply's "Get my result" button. Kept in ANIMEFY_DATA_DIR/results,
+   * deleted once fetched or after this long. 0: such a result is dropped.
+   */
+  ANIMEFY_RESULT_TTL_H: num(0, 720).default(24),
 
   /** Telegram bot token from @BotFather (`123456789:AAE…`). Unset: the Telegram bot does not start. */
   TELEGRAM_BOT_TOKEN: z
@@ -345,7 +370,7 @@ export const CONFIG_SECTIONS: readonly ConfigSection[] = [
     keys: [
       'ANIMEFY_MAX_VIDEO_S',
       'ANIMEFY_MAX_GIF_FRAMES',
-      'ANIMEFY_MAX_VIDEO_PIXELS',
+      'ANIMEFY_MAX_DECODE_MEGAPIXEL_FRAMES',
       'ANIMEFY_VIDEO_WORKING_SIZE',
       'ANIMEFY_MAX_VIDEO_FPS',
       'ANIMEFY_VIDEO_FACE_SIZE',
@@ -383,7 +408,7 @@ export const CONFIG_SECTIONS: readonly ConfigSection[] = [
   {
     title: 'Bots (both)',
     intro: '`npm start` runs every bot whose token is set below; a bot without a token is skipped (logged).',
-    keys: ['ANIMEFY_RATE_LIMIT_JOBS', 'ANIMEFY_RATE_LIMIT_WINDOW_S', 'ANIMEFY_SHUTDOWN_GRACE_S', 'ANIMEFY_DATA_DIR'],
+    keys: ['ANIMEFY_RATE_LIMIT_JOBS', 'ANIMEFY_RATE_LIMIT_WINDOW_S', 'ANIMEFY_SHUTDOWN_GRACE_S', 'ANIMEFY_DATA_DIR', 'ANIMEFY_RESULT_TTL_H'],
   },
   {
     title: 'Telegram',
@@ -462,6 +487,9 @@ export function parseConfig(env: NodeJS.ProcessEnv, notices: string[] = []): Con
     if (value !== undefined && value.trim() !== '') cleaned[key] = value.trim();
   }
   notices.push(...migrateRenamed(cleaned));
+  for (const [name, why] of Object.entries(RETIRED_SETTINGS)) {
+    if (cleaned[name] !== undefined) notices.push(`${name} is no longer read: ${why}`);
+  }
   const result = schema.safeParse(cleaned);
   if (!result.success) {
     throw new ConfigError(

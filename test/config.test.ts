@@ -85,4 +85,12 @@ describe('config', () => {
     // Every new name is a real setting.
     for (const renamed of Object.values(RENAMED_SETTINGS)) expect(CONFIG_KEYS).toContain(renamed.name);
   });
+
+  it('says that a retired setting is no longer read, and what replaced it', () => {
+    const notices: string[] = [];
+    const c = parseConfig({ ANIMEFY_MAX_VIDEO_PIXELS: '2073600' }, notices);
+    expect(notices).toEqual([expect.stringMatching(/ANIMEFY_MAX_VIDEO_PIXELS is no longer read: .*ANIMEFY_MAX_DECODE_MEGAPIXEL_FRAMES/)]);
+    expect(c.ANIMEFY_MAX_DECODE_MEGAPIXEL_FRAMES).toBe(8000);
+    expect(CONFIG_KEYS).not.toContain('ANIMEFY_MAX_VIDEO_PIXELS');
+  });
 });

@@ -20,7 +20,7 @@ import sharp from 'sharp';
 import { AnimefyError, formatBytes, throwIfCancelled } from '../errors.ts';
 import { FORMAT_MIME, type OutputFormat } from './encode.ts';
 import { readGifTiming, writeGifTiming } from './media/animation-timing.ts';
-import { runFfmpeg, type FfmpegPaths } from './media/ffmpeg.ts';
+import { passthroughArgs, runFfmpeg, type FfmpegPaths } from './media/ffmpeg.ts';
 import { gifPaletteFilter, MEDIA_MIME, type MediaFormat } from './media/frames.ts';
 import { probeMedia } from './media/probe.ts';
 import { withTempDir } from './media/temp.ts';
@@ -236,6 +236,7 @@ async function fitGif(input: FitInput, options: FitOptions): Promise<Omit<FitRes
     const source = path.join(dir, 'input.gif');
     const output = path.join(dir, 'output.gif');
     await writeFile(source, input.data);
+    const passthrough = await passthroughArgs(options.ffmpeg.ffmpeg);
     // GIF sizes shrink more slowly than their area (per-frame overhead, LZW): side^1.4 fits better.
     let scale = nextScale(1, input.data.byteLength, maxBytes, minScale, 1.4);
     while (scale !== undefined) {
@@ -244,7 +245,7 @@ async function fitGif(input: FitInput, options: FitOptions): Promise<Omit<FitRes
       await runFfmpeg(
         options.ffmpeg.ffmpeg,
         ['-hide_banner', '-nostdin', '-v', 'error', '-i', source, '-filter_complex', gifPaletteFilter(size),
-          '-fps_mode', 'passthrough', '-loop', '0', '-threads', '2', '-f', 'gif', '-y', output],
+          ...passthrough, '-loop', '0', '-threads', '2', '-f', 'gif', '-y', output],
         { signal },
       );
       let data: Buffer = await readFile(output);

@@ -7,7 +7,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { hasEncoder as hasFfmpegEncoder, resolveFfmpegPaths } from '#src/pipeline/media/ffmpeg.ts';
+import { hasEncoder as hasFfmpegEncoder } from '#src/pipeline/media/ffmpeg.ts';
+import { resolveFfmpegPaths } from '#src/pipeline/media/ffmpeg-binaries.ts';
 import { config } from './fixtures.ts';
 
 const execFileAsync = promisify(execFile);

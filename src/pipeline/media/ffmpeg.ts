@@ -12,31 +12,14 @@
  *   often exits before reading all its input) is swallowed, and `done` has an internal catch.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { AnimefyError } from '../../errors.ts';
 
+/** The binaries to run; `resolveFfmpegPaths` (ffmpeg-binaries.ts) picks them. */
 export interface FfmpegPaths {
   ffmpeg: string;
   ffprobe: string;
-}
-
-/**
- * FFMPEG_PATH, else 'ffmpeg' on PATH; FFPROBE_PATH, else an `ffprobe` next to FFMPEG_PATH when that
- * file exists, else 'ffprobe'.
- */
-export function resolveFfmpegPaths(config: { FFMPEG_PATH?: string; FFPROBE_PATH?: string }): FfmpegPaths {
-  const ffmpeg = config.FFMPEG_PATH || 'ffmpeg';
-  if (config.FFPROBE_PATH) return { ffmpeg, ffprobe: config.FFPROBE_PATH };
-  let ffprobe = 'ffprobe';
-  // Only a path (not a bare name looked up on PATH) has a directory to look beside.
-  if (config.FFMPEG_PATH && /[\\/]/.test(config.FFMPEG_PATH)) {
-    const ext = path.extname(config.FFMPEG_PATH).toLowerCase() === '.exe' ? '.exe' : '';
-    const sibling = path.join(path.dirname(config.FFMPEG_PATH), `ffprobe${ext}`);
-    if (fs.existsSync(sibling)) ffprobe = sibling;
-  }
-  return { ffmpeg, ffprobe };
 }
 
 /** How much of stderr an error keeps (the end is where ffmpeg says what went wrong). */
@@ -305,4 +288,30 @@ export async function hasDecoder(binary: string, name: string): Promise<boolean>
 /** Whether this ffmpeg has an encoder (e.g. libvpx-vp9). */
 export async function hasEncoder(binary: string, name: string): Promise<boolean> {
   return (await codecNames(binary, 'encoders')).has(name);
+}
+
+const optionLists = new Map<string, Promise<ReadonlySet<string>>>();
+
+/** The option names ffmpeg lists under `-h long`; asked once per binary, empty when it cannot run. */
+function optionNames(binary: string): Promise<ReadonlySet<string>> {
+  let list = optionLists.get(binary);
+  if (!list) {
+    list = runFfmpeg(binary, ['-hide_banner', '-h', 'long'], { timeoutMs: 10_000 }).then(
+      ({ stdout }) => new Set(stdout.toString('utf8').split('\n').flatMap((line) => /^(-[\w:]+)\s/.exec(line)?.[1] ?? [])),
+      () => new Set<string>(),
+    );
+    optionLists.set(binary, list);
+  }
+  return list;
+}
+
+/**
+ * Output options that hand on every decoded frame as it is, none duplicated or dropped (a GIF's own
+ * timing; raw frames whose count must match). `-fps_mode` exists since ffmpeg 5.1; older builds,
+ * such as the npm package's 2018 one, know only `-vsync`, which 5.1 still accepts as deprecated but
+ * later releases may drop.
+ */
+export async function passthroughArgs(binary: string): Promise<string[]> {
+  const names = await optionNames(binary);
+  return [names.has('-vsync') && !names.has('-fps_mode') ? '-vsync' : '-fps_mode', 'passthrough'];
 }

@@ -25,9 +25,14 @@ export interface DecodeOptions {
   alpha?: boolean;
   /** A decoder to use instead of ffmpeg's default (libvpx-vp9 keeps a WebM's alpha channel). */
   decoder?: string;
+  /** This ffmpeg's options for "every frame as stored", used without `rate` (see `passthroughArgs`). */
+  passthrough: readonly string[];
 }
 
-/** ffmpeg arguments that decode the first video stream of `input` to raw RGB frames on stdout. */
+/**
+ * ffmpeg arguments that decode the first video stream of `input` to raw RGB frames on stdout, scaled
+ * to the working size in the decoder (a 4K clip never reaches the pipeline at 4K).
+ */
 export function decodeArgs(input: string, options: DecodeOptions): string[] {
   const filters = [
     ...(options.rate ? [`fps=${options.rate}`] : []),
@@ -48,7 +53,7 @@ export function decodeArgs(input: string, options: DecodeOptions): string[] {
     '0:v:0',
     '-vf',
     filters.join(','),
-    ...(options.rate ? [] : ['-fps_mode', 'passthrough']),
+    ...(options.rate ? [] : options.passthrough),
     '-f',
     'rawvideo',
     '-pix_fmt',

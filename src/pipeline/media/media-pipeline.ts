@@ -26,7 +26,8 @@ import type { ProgressEvent } from '../progress.ts';
 import { faceBoxes, type FaceRenderer } from '../stylize-faces.ts';
 import type { AnimefyResult } from '../types.ts';
 import { isGif, readGifTiming, readWebpTiming, writeGifTiming } from './animation-timing.ts';
-import { FfmpegError, resolveFfmpegPaths, spawnFfmpeg } from './ffmpeg.ts';
+import { FfmpegError, spawnFfmpeg } from './ffmpeg.ts';
+import { resolveFfmpegPaths } from './ffmpeg-binaries.ts';
 import { encodeArgs, FrameWriter, MEDIA_MIME, type MediaFormat } from './frames.ts';
 import { detectMediaKind } from './sniff.ts';
 import { checkFrameCount, openWebp, openWithFfmpeg, type FrameSource, type SourceSettings } from './source.ts';
@@ -50,7 +51,7 @@ export function mediaSettingsFromConfig(config: Config): MediaSettings {
   return {
     maxSeconds: config.ANIMEFY_MAX_VIDEO_S,
     maxGifFrames: config.ANIMEFY_MAX_GIF_FRAMES,
-    maxPixels: config.ANIMEFY_MAX_VIDEO_PIXELS,
+    maxDecodeMegapixelFrames: config.ANIMEFY_MAX_DECODE_MEGAPIXEL_FRAMES,
     workingSize: config.ANIMEFY_VIDEO_WORKING_SIZE,
     maxFps: config.ANIMEFY_MAX_VIDEO_FPS,
     faceCropSize: config.ANIMEFY_VIDEO_FACE_SIZE,

@@ -2,12 +2,17 @@
  * Frame sources: a GIF, video or animated WebP opened as the frame loop sees it (working size, frame
  * rate, delays, loop count, audio) with its limits enforced before anything is stylized. ffmpeg decodes
  * GIFs and videos to raw RGB over a pipe, streamed; sharp decodes animated WebP (ffmpeg 5 cannot).
+ *
+ * Big pictures (a 4K phone video, a large GIF) are scaled down to the working size by the decoder
+ * itself, so the frame loop only ever sees working-size frames. What stays limited is the decoding:
+ * every source frame is decoded at its full size first, so the cost is pixels × frames, capped by
+ * ANIMEFY_MAX_DECODE_MEGAPIXEL_FRAMES (VIDEO_TOO_LARGE past it).
  */
 import type { Readable } from 'node:stream';
 import sharp, { type OutputInfo } from 'sharp';
 import { AnimefyError } from '../../errors.ts';
 import type { AnimationTiming } from './animation-timing.ts';
-import { hasDecoder, runFfmpeg, spawnFfmpeg, type FfmpegPaths, type FfmpegProcess } from './ffmpeg.ts';
+import { hasDecoder, passthroughArgs, runFfmpeg, spawnFfmpeg, type FfmpegPaths, type FfmpegProcess } from './ffmpeg.ts';
 import { decodeArgs, flattenOnWhite, readRawFrames, type MediaFormat } from './frames.ts';
 import { probeMedia, type AudioInfo, type MediaInfo } from './probe.ts';
 import { displayDelays, rateForDelays, sum } from './timing.ts';
@@ -15,7 +20,8 @@ import { displayDelays, rateForDelays, sum } from './timing.ts';
 /** The media settings a source uses (see MediaSettings). */
 export interface SourceSettings {
   maxSeconds: number;
-  maxPixels: number;
+  /** Decode work allowed per clip: source megapixels × source frames. */
+  maxDecodeMegapixelFrames: number;
   workingSize: number;
   maxFps: number;
   paths: FfmpegPaths;
@@ -72,9 +78,10 @@ export async function openWithFfmpeg(
   const libvpx = info.videoCodec === 'vp8' ? 'libvpx' : 'libvpx-vp9';
   const vpxDecoder = info.alpha && (await hasDecoder(settings.paths.ffmpeg, libvpx)) ? libvpx : undefined;
   const alpha = !!gif || vpxDecoder !== undefined;
+  const passthrough = await passthroughArgs(settings.paths.ffmpeg);
   let decoder: FfmpegProcess | undefined;
   const start = (): FfmpegProcess => {
-    decoder ??= spawnFfmpeg(settings.paths.ffmpeg, decodeArgs(file, { width, height, rate, alpha, decoder: vpxDecoder }), {
+    decoder ??= spawnFfmpeg(settings.paths.ffmpeg, decodeArgs(file, { width, height, rate, alpha, decoder: vpxDecoder, passthrough }), {
       signal,
       stdin: 'ignore',
       stdout: 'pipe',
@@ -87,7 +94,7 @@ export async function openWithFfmpeg(
     height,
     expected,
     rate: gif ? rateForDelays(gif.delays).rate : rate!,
-    fps: gif ? 1000 / (sum(displayDelays(gif.delays)) / gif.frames) : fps,
+    fps: gif ? animationFps(gif) : fps,
     delays,
     loop: gif ? gif.loop : 0,
     audio: gif ? undefined : info.audio,
@@ -111,11 +118,12 @@ export async function openWithFfmpeg(
   };
 }
 
-/** Animated WebP (ffmpeg 5 cannot decode it): sharp decodes the frames, bounded by the frame limit. */
+/**
+ * Animated WebP (ffmpeg 5 cannot decode it): sharp decodes the frames, each page resized to the
+ * working size, bounded by the frame and decode-work limits.
+ */
 export async function openWebp(settings: SourceSettings, input: Uint8Array, timing: AnimationTiming, format: MediaFormat): Promise<FrameSource> {
-  if (timing.width * timing.height > settings.maxPixels) {
-    throw new AnimefyError('VIDEO_TOO_LARGE', { width: timing.width, height: timing.height, limit: megapixels(settings.maxPixels) });
-  }
+  checkDecodeWork(settings, timing.width, timing.height, timing.frames, animationFps(timing));
   const { width, height } = workingSize(timing.width, timing.height, settings.workingSize, format !== 'gif');
   const delays = displayDelays(timing.delays);
   let stopped = false;
@@ -124,7 +132,7 @@ export async function openWebp(settings: SourceSettings, input: Uint8Array, timi
     height,
     expected: timing.frames,
     rate: rateForDelays(timing.delays).rate,
-    fps: 1000 / (sum(delays) / timing.frames),
+    fps: animationFps(timing),
     delays: timing.delays,
     // WebP counts plays, GIF counts repeats after the first: 0 stays "forever", 1 play is no loop.
     loop: timing.loop === null || timing.loop === 0 ? timing.loop : timing.loop === 1 ? null : timing.loop - 1,
@@ -155,13 +163,41 @@ export async function openWebp(settings: SourceSettings, input: Uint8Array, timi
 }
 
 function checkLimits(settings: SourceSettings, info: MediaInfo, gif: AnimationTiming | undefined): void {
-  if (info.width * info.height > settings.maxPixels) {
-    throw new AnimefyError('VIDEO_TOO_LARGE', { width: info.width, height: info.height, limit: megapixels(settings.maxPixels) });
-  }
+  // Length first: "too long, send at most 15 s" is the clearer answer when both apply.
   if (!gif && info.duration > settings.maxSeconds + 0.5) {
     throw new AnimefyError('VIDEO_TOO_LONG', { seconds: Math.round(info.duration), limit: settings.maxSeconds });
   }
   if (!gif && info.duration * Math.min(info.fps, settings.maxFps) < 0.5) throw new AnimefyError('CORRUPT_VIDEO');
+  // Every source frame is decoded, also those a lower frame rate then drops.
+  if (gif) checkDecodeWork(settings, info.width, info.height, gif.frames, animationFps(gif));
+  else checkDecodeWork(settings, info.width, info.height, info.frames, info.fps);
+}
+
+/** Source megapixels × source frames: what decoding a clip costs before it is scaled down. */
+function decodeMegapixelFrames(width: number, height: number, frames: number): number {
+  return (width * height * frames) / 1e6;
+}
+
+/**
+ * VIDEO_TOO_LARGE when decoding the clip is more work than allowed. The message says how much of a
+ * clip this size would fit (frames, and seconds at its frame rate), so the user knows what to send.
+ */
+function checkDecodeWork(settings: SourceSettings, width: number, height: number, frames: number, fps: number): void {
+  const limit = settings.maxDecodeMegapixelFrames;
+  if (decodeMegapixelFrames(width, height, frames) <= limit) return;
+  const fitting = Math.floor(limit / decodeMegapixelFrames(width, height, 1));
+  throw new AnimefyError('VIDEO_TOO_LARGE', {
+    width,
+    height,
+    frames,
+    limit: fitting,
+    seconds: Math.floor((fitting / fps) * 10) / 10,
+  });
+}
+
+/** A GIF's or WebP's mean frame rate as it plays (browsers' minimum delays applied). */
+function animationFps(timing: AnimationTiming): number {
+  return 1000 / (sum(displayDelays(timing.delays)) / timing.frames);
 }
 
 /**
@@ -195,8 +231,4 @@ export function workingSize(width: number, height: number, limit: number, even: 
     h -= h % 2;
   }
   return { width: w, height: h };
-}
-
-function megapixels(pixels: number): string {
-  return String(Math.round(pixels / 1e5) / 10);
 }

@@ -9,14 +9,18 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnimefyError } from '#src/errors.ts';
+import { FfmpegError, liveFfmpegProcesses, passthroughArgs, runFfmpeg, spawnFfmpeg } from '#src/pipeline/media/ffmpeg.ts';
 import {
-  FfmpegError,
-  liveFfmpegProcesses,
+  chooseFfmpegBinaries,
+  machineFinder,
+  NPM_PACKAGES,
+  parseVersionLine,
   resolveFfmpegPaths,
-  runFfmpeg,
-  spawnFfmpeg,
-} from '#src/pipeline/media/ffmpeg.ts';
-import { paths, scratchDir } from '../../helpers/make-media.ts';
+  versionLine,
+  type BinaryFinder,
+  type FfmpegTool,
+} from '#src/pipeline/media/ffmpeg-binaries.ts';
+import { makeMedia, paths, scratchDir } from '../../helpers/make-media.ts';
 
 const execFileAsync = promisify(execFile);
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -65,27 +69,88 @@ afterAll(async () => {
 });
 
 describe('resolveFfmpegPaths', () => {
-  it('defaults to the binaries on PATH', () => {
-    expect(resolveFfmpegPaths({})).toEqual({ ffmpeg: 'ffmpeg', ffprobe: 'ffprobe' });
+  /** A machine where the named commands run, and the npm packages' binaries are (or are not) installed. */
+  function machine(running: string[], npm: Partial<Record<FfmpegTool, string>> = {}): BinaryFinder & { asked: string[] } {
+    const asked: string[] = [];
+    return {
+      asked,
+      runs: (command) => {
+        asked.push(command);
+        return running.includes(command);
+      },
+      npmBinary: (tool) => npm[tool],
+    };
+  }
+  const NPM = { ffmpeg: '/repo/node_modules/@ffmpeg-installer/linux-x64/ffmpeg', ffprobe: '/repo/node_modules/@ffprobe-installer/linux-x64/ffprobe' };
+
+  it('prefers the system binaries on PATH when they run, over the npm ones', () => {
+    const finder = machine(['ffmpeg', 'ffprobe', NPM.ffmpeg, NPM.ffprobe], NPM);
+    expect(resolveFfmpegPaths({}, finder)).toEqual({ ffmpeg: 'ffmpeg', ffprobe: 'ffprobe' });
+    expect(chooseFfmpegBinaries({}, finder).ffmpeg.source).toBe('system');
   });
 
-  it('finds ffprobe next to FFMPEG_PATH, else falls back to PATH', async () => {
+  it('uses the npm packages binaries when none on PATH runs, each tool on its own', () => {
+    expect(resolveFfmpegPaths({}, machine([NPM.ffmpeg, NPM.ffprobe], NPM))).toEqual(NPM);
+    // A system ffmpeg without ffprobe: the system ffmpeg, the npm ffprobe.
+    const choice = chooseFfmpegBinaries({}, machine(['ffmpeg', NPM.ffmpeg, NPM.ffprobe], NPM));
+    expect(choice).toEqual({ ffmpeg: { command: 'ffmpeg', source: 'system' }, ffprobe: { command: NPM.ffprobe, source: 'npm' } });
+  });
+
+  it('falls back to the bare names (VIDEO_UNAVAILABLE when run) when nothing runs', () => {
+    // An npm binary that is installed but does not run (another CPU, a noexec mount) is not used either.
+    const choice = chooseFfmpegBinaries({}, machine([], NPM));
+    expect(choice).toEqual({ ffmpeg: { command: 'ffmpeg', source: 'missing' }, ffprobe: { command: 'ffprobe', source: 'missing' } });
+  });
+
+  it('takes FFMPEG_PATH as given and finds ffprobe next to it, else falls back as without it', async () => {
     const bin = path.join(dir, 'bin');
     await fs.mkdir(bin, { recursive: true });
     await fs.writeFile(path.join(bin, 'ffprobe'), '');
-    expect(resolveFfmpegPaths({ FFMPEG_PATH: path.join(bin, 'ffmpeg') })).toEqual({
+    const finder = machine(['ffprobe']);
+    expect(resolveFfmpegPaths({ FFMPEG_PATH: path.join(bin, 'ffmpeg') }, finder)).toEqual({
       ffmpeg: path.join(bin, 'ffmpeg'),
       ffprobe: path.join(bin, 'ffprobe'),
     });
-    expect(resolveFfmpegPaths({ FFMPEG_PATH: path.join(dir, 'nowhere', 'ffmpeg') }).ffprobe).toBe('ffprobe');
-    expect(resolveFfmpegPaths({ FFMPEG_PATH: 'ffmpeg6' }).ffprobe).toBe('ffprobe');
+    expect(finder.asked).toEqual([]); // a setting is used as it is, not tried
+    expect(resolveFfmpegPaths({ FFMPEG_PATH: path.join(dir, 'nowhere', 'ffmpeg') }, finder).ffprobe).toBe('ffprobe');
+    expect(resolveFfmpegPaths({ FFMPEG_PATH: 'ffmpeg6' }, machine([NPM.ffprobe], NPM)).ffprobe).toBe(NPM.ffprobe);
   });
 
   it('prefers FFPROBE_PATH', () => {
-    expect(resolveFfmpegPaths({ FFMPEG_PATH: '/usr/bin/ffmpeg', FFPROBE_PATH: '/opt/ffprobe' })).toEqual({
+    expect(resolveFfmpegPaths({ FFMPEG_PATH: '/usr/bin/ffmpeg', FFPROBE_PATH: '/opt/ffprobe' }, machine([]))).toEqual({
       ffmpeg: '/usr/bin/ffmpeg',
       ffprobe: '/opt/ffprobe',
     });
+  });
+
+  it.runIf(process.platform === 'linux' && process.arch === 'x64')('finds the npm packages binaries on this machine, and they run', () => {
+    for (const tool of ['ffmpeg', 'ffprobe'] as const) {
+      const file = machineFinder.npmBinary(tool);
+      expect(file, `${NPM_PACKAGES[tool]} is an optional dependency: npm ci installs it`).toBeDefined();
+      expect(machineFinder.runs(file!, tool)).toBe(true);
+      expect(parseVersionLine(versionLine(file!)!)?.version).toMatch(/\S/);
+    }
+  });
+
+  it('reads the version and year from a -version line', () => {
+    expect(parseVersionLine('ffmpeg version 5.1.8-0+deb12u1 Copyright (c) 2000-2025 the FFmpeg developers')).toEqual({
+      version: '5.1.8-0+deb12u1',
+      year: 2025,
+    });
+    expect(
+      parseVersionLine('ffmpeg version N-47683-g0e8eb07980-static https://johnvansickle.com/ffmpeg/  Copyright (c) 2000-2018 the FFmpeg developers'),
+    ).toEqual({ version: 'N-47683-g0e8eb07980-static', year: 2018 });
+    expect(parseVersionLine('not a version line')).toBeUndefined();
+  });
+});
+
+describe('passthroughArgs', () => {
+  it('gives options this ffmpeg accepts that keep every frame of a GIF', async () => {
+    const gif = await makeMedia(dir, 'passthrough.gif', ['-f', 'lavfi', '-i', 'testsrc=size=16x16:rate=10', '-frames:v', '4']);
+    const args = await passthroughArgs(paths.ffmpeg);
+    expect(['-fps_mode', '-vsync']).toContain(args[0]);
+    const { stdout } = await runFfmpeg(paths.ffmpeg, ['-hide_banner', '-v', 'error', '-i', gif, ...args, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
+    expect(stdout.length).toBe(4 * 16 * 16 * 3);
   });
 });
 

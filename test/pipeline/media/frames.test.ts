@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnFfmpeg } from '#src/pipeline/media/ffmpeg.ts';
+import { passthroughArgs, spawnFfmpeg } from '#src/pipeline/media/ffmpeg.ts';
 import { decodeArgs, flattenOnWhite, readRawFrames } from '#src/pipeline/media/frames.ts';
 import { workingSize } from '#src/pipeline/media/source.ts';
 import { rateForDelays } from '#src/pipeline/media/timing.ts';
@@ -41,7 +41,8 @@ describe('transparent GIF', () => {
     }
     const file = path.join(dir, 'transparent.gif');
     await sharp(raw, { raw: { width: w, height: h * 2, channels: 4, pageHeight: h } }).gif({ delay: [100, 100] }).toFile(file);
-    const proc = spawnFfmpeg(paths.ffmpeg, decodeArgs(file, { width: w, height: h, alpha: true }), { stdout: 'pipe' });
+    const passthrough = await passthroughArgs(paths.ffmpeg);
+    const proc = spawnFfmpeg(paths.ffmpeg, decodeArgs(file, { width: w, height: h, alpha: true, passthrough }), { stdout: 'pipe' });
     const frames: Buffer[] = [];
     for await (const rgba of readRawFrames(proc.stdout as Readable, w * h * 4)) frames.push(flattenOnWhite(rgba));
     await proc.done;
