@@ -45,7 +45,9 @@ export async function avatar(
   const model = faceModel ?? style.sceneModel;
   const entry = runtime.entry(model);
   const size = entry.fixedSize ?? settings.avatarSize;
-  // A wider frame than for blending: head, hair and shoulders, as an avatar.
+  // A wider frame than for blending: head, hair and shoulders, as an avatar. The frame is levelled by
+  // the eyes and mouth, so a face lying on its side in the photo (found by face-orientation.ts) makes
+  // the same upright avatar as the photo turned upright.
   const crop = cropForFrame(faceFrame(face, 1.25), size);
   const photoCrop = warpToCrop(decoded.image, crop);
   let styled = await progress.stage('stylize', signal, () =>

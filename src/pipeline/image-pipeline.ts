@@ -17,7 +17,8 @@ import { transferLowFrequencyColour } from './color.ts';
 import { compose } from './compose.ts';
 import { decodeImage } from './decode.ts';
 import { encodeImage, FORMAT_MIME } from './encode.ts';
-import { detectFaces, type Face } from './faces.ts';
+import { detectFacesAnyOrientation } from './face-orientation.ts';
+import type { Face } from './faces.ts';
 import { applyGrade } from './grade.ts';
 import { blendImages, resizeImage, resizeImageLanczos, resizeMask, type Image, type Mask } from './image.ts';
 import { DEFAULT_FACE_LOOK, type FaceLook, type Mode, type Quality, type UpscaleFactor } from './modes.ts';
@@ -122,9 +123,12 @@ export class ImagePipeline {
 
     let faces: Face[] = [];
     if (stages.includes('faces')) {
-      faces = await progress.stage('faces', signal, () =>
-        detectFaces(this.runtime, photo, { threshold: this.settings.faceThreshold }),
+      // A photo turned on its side with no EXIF tag still has its faces found, in the photo's own frame
+      // (the face step aligns each face upright from its landmarks; the photo itself is not turned).
+      const found = await progress.stage('faces', signal, () =>
+        detectFacesAnyOrientation(this.runtime, photo, { threshold: this.settings.faceThreshold }),
       );
+      faces = found.faces;
     }
 
     if (mode === 'face') {
