@@ -3,13 +3,15 @@
  *   npm run bench                 all sections
  *   npm run bench -- --quick      fewer cases, one run each (a smoke check)
  *   npm run bench -- --runs 5     more runs per case (medians)
- *   npm run bench -- --only pipeline   (sections: pipeline, faces, media, queue, telegram, discord)
+ *   npm run bench -- --only pipeline   (sections: pipeline, faces, people, media, queue, telegram, discord)
  *   npm run bench -- --filter 1024   only the cases whose name contains "1024"
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchFaces } from './faces.ts';
+import { benchInpaint } from './inpaint.ts';
 import { benchMedia } from './media.ts';
+import { benchPeople } from './people.ts';
 import { benchPipeline } from './pipeline.ts';
 import { benchQueue } from './queue.ts';
 import { benchDiscord } from './discord.ts';
@@ -28,6 +30,8 @@ const runs = values.quick ? 1 : Math.max(1, Number(values.runs));
 const sections: Record<string, () => Promise<BenchSection>> = {
   pipeline: () => benchPipeline({ runs, quick: values.quick, filter: values.filter }),
   faces: () => benchFaces({ runs, quick: values.quick, filter: values.filter }),
+  inpaint: () => benchInpaint({ runs, quick: values.quick, filter: values.filter }),
+  people: () => benchPeople({ runs, quick: values.quick, filter: values.filter }),
   media: () => benchMedia({ runs, quick: values.quick, filter: values.filter }),
   queue: () => benchQueue({ quick: values.quick }),
   telegram: () => benchTelegram({ quick: values.quick }),

@@ -22,7 +22,10 @@ export const ERROR_MESSAGES = {
   VIDEO_TOO_LARGE: 'That clip is too big to work through ({width}x{height}, {frames} frames). At that size I can take at most {limit} frames ({seconds} s): send a shorter or smaller one.',
   // content
   NO_FACE_FOUND: "I couldn't find a face in that picture. Try a photo where a face is clearly visible, or use another mode.",
-  NO_PERSON_FOUND: "I couldn't find a person in that picture. Try the full mode instead.",
+  NO_PERSON_FOUND: "I couldn't find a person in that picture. Use the full mode for pictures without people.",
+  PERSON_NOT_FOUND: 'There {found}, so there is no person {index}: pick {choices}.',
+  ERASE_TOO_LARGE: '{who} {percent}% of the picture, and I can only erase up to {limit}%: too little background would be left to rebuild behind them. Try a photo where they are smaller.',
+  ERASE_NOT_FOR_CLIPS: 'Erasing people works on photos only, not on GIFs or videos. Send a photo, or use person mode to pick who is drawn in a clip.',
   // options
   UNKNOWN_STYLE: 'I don\'t know the style "{style}". Available styles: {styles}.',
   UNKNOWN_MODE: 'I don\'t know the mode "{mode}". Use one of: {modes}.',
@@ -123,6 +126,9 @@ export const PERMANENT_ERRORS: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'VIDEO_TOO_LARGE',
   'NO_FACE_FOUND',
   'NO_PERSON_FOUND',
+  'PERSON_NOT_FOUND',
+  'ERASE_TOO_LARGE',
+  'ERASE_NOT_FOR_CLIPS',
   'UNKNOWN_STYLE',
   'UNKNOWN_MODE',
   'BAD_OPTION',

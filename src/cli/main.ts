@@ -22,25 +22,38 @@ import {
   parseMode,
   parseQuality,
   parseUpscale,
+  type Mode,
+  type Operation,
 } from '../pipeline/modes.ts';
+import { checkPersonOption, formatPersonChoice, parsePersonChoice } from '../pipeline/person-choice.ts';
 import type { ProgressEvent } from '../pipeline/progress.ts';
 import { DEFAULT_STYLE, STYLES, getStyle } from '../pipeline/styles.ts';
 import type { AnimefyRequest } from '../pipeline/types.ts';
 
 export const USAGE = `Usage: animefy <input...> [options]
+       animefy erase <input...> [--person <who>] [--out <file|dir>] [--json]
+       animefy people <input...> [--out <file|dir>] [--json]
 
 Turns photos, GIFs and short videos into anime style. A GIF comes back as a GIF (or MP4/WebM when
 --out names one); a video as an MP4 with its sound.
 
+  erase    removes the chosen person (default: the largest) from a photo and rebuilds the
+           background behind them; photos only, and not someone who fills over 60% of it
+  people   writes the picker picture: a box and a big number on each person found, numbered from
+           left to right, the numbers --person takes
+
 Options:
   -s, --style <id>       style (default: ${DEFAULT_STYLE}); see --list-styles
-  -m, --mode <mode>      ${MODES.map((m) => m.id).join(' | ')} (default: ${DEFAULT_MODE})
+  -m, --mode <mode>      ${MODES.map((m) => m.id).join(' | ')} (default: ${DEFAULT_MODE}; person with --person)
+  -p, --person <who>     who is stylized in person mode (or erased): a number from \`animefy people\`
+                         (2), several (1,3), largest (default) or all; implies --mode person
   -u, --upscale <n>      1 | 2 | 4: output size × n with Real-ESRGAN (default: 1)
   -q, --quality <q>      fast | high: high uses the ISNet person mask (default: fast)
   -f, --faces <look>     ${FACE_LOOKS.map((f) => f.id).join(' | ')}: anime faces, or faces that keep their
                          likeness (default: ${DEFAULT_FACE_LOOK})
   -o, --out <file|dir>   output file (one input) or directory (default: current directory)
-      --json             print one JSON object per input on stdout
+      --json             print one JSON object per input on stdout (with person mode, erase and
+                         people: people: [{index, x, y, w, h, score}] and chosen: [numbers])
       --list-styles      list the styles and exit
   -h, --help             show this help
 
@@ -51,7 +64,12 @@ Examples:
   animefy photo.jpg
   animefy photo.jpg --style shinkai --upscale 2 --out result.png
   animefy group.jpg --faces keep
+  animefy people group.jpg                  # writes group.people.jpg: who is 1, 2, 3 …
+  animefy group.jpg --person 2              # only person 2 becomes anime, on the real photo
+  animefy group.jpg --person 1,3 --json
+  animefy erase group.jpg --person 2        # person 2 removed, the background rebuilt
   animefy a.jpg b.jpg --mode person --out results/ --json
+  animefy clip.gif --person 1               # follows person 1 through the clip
   animefy clip.gif --out clip.anime.mp4
   animefy video.mp4 --style shinkai`;
 
@@ -68,6 +86,9 @@ interface CliOptions {
   json: boolean;
 }
 
+/** `animefy erase …` and `animefy people …`: the first word names the operation. */
+const COMMANDS: Readonly<Record<string, Operation>> = { erase: 'erase', people: 'people' };
+
 function parseCli(argv: string[]): CliOptions | 'help' | 'list-styles' {
   let parsed;
   try {
@@ -76,7 +97,8 @@ function parseCli(argv: string[]): CliOptions | 'help' | 'list-styles' {
       allowPositionals: true,
       options: {
         style: { type: 'string', short: 's', default: DEFAULT_STYLE },
-        mode: { type: 'string', short: 'm', default: DEFAULT_MODE },
+        mode: { type: 'string', short: 'm' },
+        person: { type: 'string', short: 'p' },
         upscale: { type: 'string', short: 'u', default: '1' },
         quality: { type: 'string', short: 'q', default: 'fast' },
         faces: { type: 'string', short: 'f', default: DEFAULT_FACE_LOOK },
@@ -92,16 +114,25 @@ function parseCli(argv: string[]): CliOptions | 'help' | 'list-styles' {
   const { values, positionals } = parsed;
   if (values.help) return 'help';
   if (values['list-styles']) return 'list-styles';
-  if (positionals.length === 0) throw new UsageError('no input given');
+  // To animefy a file really named "erase" or "people", write ./erase.
+  const operation: Operation = COMMANDS[positionals[0] ?? ''] ?? 'animefy';
+  const inputs = operation === 'animefy' ? positionals : positionals.slice(1);
+  if (inputs.length === 0) throw new UsageError('no input given');
   const style = getStyle(values.style).id;
+  const person = values.person === undefined ? undefined : parsePersonChoice(values.person);
+  // --person picks who is stylized in person mode, so on its own it means person mode.
+  const mode: Mode = values.mode !== undefined ? parseMode(values.mode) : person !== undefined ? 'person' : DEFAULT_MODE;
+  checkPersonOption(mode, operation, person);
   return {
-    inputs: positionals,
+    inputs,
     style,
     request: {
-      mode: parseMode(values.mode),
+      mode,
       upscale: parseUpscale(values.upscale),
       quality: parseQuality(values.quality),
       faces: parseFaceLook(values.faces),
+      ...(operation === 'animefy' ? {} : { operation }),
+      ...(person === undefined ? {} : { person }),
     },
     out: values.out,
     json: values.json,
@@ -129,15 +160,18 @@ async function outFile(out: string | undefined, many: boolean): Promise<{ file: 
 /**
  * The formats to ask for, by preference: the one --out names; else a picture keeps its file's format
  * (PNG when that is none we write, and for a face mode avatar). A GIF or video whose --out names no
- * clip format gets the pipeline's default: GIF for a GIF, MP4 for a video.
+ * clip format gets the pipeline's default: GIF for a GIF, MP4 for a video. The people preview: JPEG.
  */
-function wantedFormats(input: string, mode: string, out: { format: AnyFormat } | undefined): (AnyFormat | undefined)[] {
+function wantedFormats(input: string, mode: string, out: { format: AnyFormat } | undefined, operation?: Operation): (AnyFormat | undefined)[] {
+  // The people preview is a picture whatever the input (a clip's first frame): JPEG unless --out says.
+  if (operation === 'people') return [out?.format, 'jpeg'];
   return [out?.format, mode === 'face' ? 'png' : (formatFromPath(input) ?? 'png')];
 }
 
 /**
  * Where one input's result goes: the --out file when it asked for the result's format, else
- * `<input name>.<style>[.<mode>]<ext>` in the --out directory (default: the current one).
+ * `<input name>.<style>[.<mode>][-<person>]<ext>` in the --out directory (default: the current one);
+ * erase writes `<input name>.erased[-<person>]<ext>`, the people preview `<input name>.people<ext>`.
  */
 export function outputPathFor(
   input: string,
@@ -146,19 +180,32 @@ export function outputPathFor(
   format: AnyFormat,
   out: string | undefined,
   target: { file: string; format: AnyFormat } | undefined,
+  pick: { operation?: Operation; person?: AnimefyRequest['person'] } = {},
 ): string {
   if (target?.format === format) return target.file;
-  const name = `${path.basename(input, path.extname(input))}.${style}${mode === DEFAULT_MODE ? '' : `.${mode}`}`;
+  const who = pick.person === undefined ? '' : `-${formatPersonChoice(pick.person).replace(/,/g, '-')}`;
+  const base = path.basename(input, path.extname(input));
+  const name =
+    pick.operation === 'erase'
+      ? `${base}.erased${who}`
+      : pick.operation === 'people'
+        ? `${base}.people`
+        : `${base}.${style}${mode === DEFAULT_MODE ? '' : `.${mode}`}${who}`;
   const ext = isOutputFormat(format) ? FORMAT_EXTENSIONS[format] : MEDIA_EXTENSIONS[format];
   return path.join(out ?? '.', name + ext);
 }
 
 /** What the progress line says about a finished result: frames for a clip, faces for a picture. */
 function summary(result: AnyResult): string {
+  const people = result.people ? `${result.people.length} ${result.people.length === 1 ? 'person' : 'people'}` : '';
+  if (result.operation === 'people') return people;
+  const chosen = result.chosen?.length ? `, ${result.operation === 'erase' ? 'erased' : 'stylized'} ${result.chosen.length === 1 ? 'person' : 'people'} ${result.chosen.join(', ')}` : '';
+  if (result.operation === 'erase') return people + chosen;
   const m = result.media;
-  if (m) return `${m.frames} frames at ${m.fps} fps${m.hasAudio ? ', with sound' : ''}, flicker ${m.flicker ?? '–'}`;
+  if (m) return `${m.frames} frames at ${m.fps} fps${m.hasAudio ? ', with sound' : ''}, flicker ${m.flicker ?? '–'}${chosen}`;
   const anime = result.faceBoxes.filter((f) => f.renderer === 'face-model').length;
-  return `${result.faces} face${result.faces === 1 ? '' : 's'}${result.faces > 0 ? ` (${anime} by the face model)` : ''}`;
+  const faces = `${result.faces} face${result.faces === 1 ? '' : 's'}${result.faces > 0 ? ` (${anime} by the face model)` : ''}`;
+  return people ? `${faces}, ${people}${chosen}` : faces;
 }
 
 class ProgressLine {
@@ -224,10 +271,10 @@ export async function main(argv: string[]): Promise<number> {
         const result = await animefyAny(pipelines, bytes, {
           ...options.request,
           style: options.style,
-          format: wantedFormats(input, options.request.mode, target),
+          format: wantedFormats(input, options.request.mode, target, options.request.operation),
           onProgress: (e) => line.update(e),
         });
-        const file = outputPathFor(input, options.style, options.request.mode, result.format, options.out, target);
+        const file = outputPathFor(input, options.style, options.request.mode, result.format, options.out, target, options.request);
         await fs.mkdir(path.dirname(file), { recursive: true });
         await fs.writeFile(file, result.data);
         line.done(`→ ${file} (${result.width}x${result.height}, ${summary(result)}, ${(result.timings.total / 1000).toFixed(1)} s)`);
@@ -241,8 +288,11 @@ export async function main(argv: string[]): Promise<number> {
               height: result.height,
               style: result.style,
               mode: result.mode,
+              ...(result.operation ? { operation: result.operation } : {}),
               faces: result.faces,
               faceBoxes: result.faceBoxes,
+              ...(result.people ? { people: result.people } : {}),
+              ...(result.chosen ? { chosen: result.chosen } : {}),
               ...(result.media ? { media: result.media } : {}),
               timings: result.timings,
             })}\n`,

@@ -30,7 +30,7 @@ export const modelEntrySchema = z.object({
    * How the pipeline drives it: `generator` = image-to-image style model (AnimeGAN-type I/O: NHWC RGB
    * [-1,1]); the others have their own pre/post-processing in one pipeline module each.
    */
-  kind: z.enum(['generator', 'face_detector', 'person_segmenter', 'upscaler', 'landmarks']),
+  kind: z.enum(['generator', 'face_detector', 'person_detector', 'person_segmenter', 'upscaler', 'landmarks']),
   role: z.string(),
   sha256: z
     .string()

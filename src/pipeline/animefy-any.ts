@@ -3,7 +3,8 @@
  * what the bytes really are, once (a declared kind only counts when the bytes say nothing), sends
  * pictures to the image pipeline and GIFs, animated WebP and videos to the media pipeline, picks the
  * output format the caller left open, and with `maxBytes` makes the result fit an upload limit
- * (fit-size.ts). Face mode on a clip is refused by the media pipeline (`clipMode` in modes.ts).
+ * (fit-size.ts). Face mode on a clip is refused by the media pipeline (`clipMode` in modes.ts), erase
+ * here (`clipOperation`); the people preview of a clip is drawn on its first frame.
  */
 import sharp from 'sharp';
 import { isOutputFormat, type OutputFormat } from './encode.ts';
@@ -12,6 +13,8 @@ import type { ImagePipeline } from './image-pipeline.ts';
 import { isMediaFormat, type MediaFormat } from './media/frames.ts';
 import type { MediaDetails, MediaPipeline } from './media/media-pipeline.ts';
 import { detectMediaKind, type MediaKind } from './media/sniff.ts';
+import { clipOperation } from './modes.ts';
+import { checkPersonOption } from './person-choice.ts';
 import type { AnimefyRequest, AnimefyResult } from './types.ts';
 
 /** Both pipelines, made once per process (the models stay loaded between inputs). */
@@ -49,6 +52,7 @@ export interface AnyResult extends Omit<AnimefyResult, 'format'> {
 }
 
 export async function animefyAny(pipelines: Pipelines, input: Uint8Array, request: AnyRequest): Promise<AnyResult> {
+  checkPersonOption(request.mode, request.operation, request.person);
   const kind = mediaKindOf(input, request.kind);
   const result = kind === 'image' ? await runImage(pipelines.image, input, request) : await runMedia(pipelines.media, input, kind, request);
   const { maxBytes } = request;
@@ -71,6 +75,8 @@ async function runImage(image: ImagePipeline, input: Uint8Array, request: AnyReq
     upscale: request.upscale,
     quality: request.quality,
     faces: request.faces,
+    operation: request.operation,
+    person: request.person,
     format,
     signal: request.signal,
     onProgress: request.onProgress,
@@ -79,12 +85,20 @@ async function runImage(image: ImagePipeline, input: Uint8Array, request: AnyReq
 }
 
 async function runMedia(media: MediaPipeline, input: Uint8Array, kind: MediaKind, request: AnyRequest): Promise<AnyResult> {
+  if (clipOperation(request.operation) === 'people') {
+    // The picker for a clip: its first frame, numbered as person mode will number it.
+    const frame = await media.firstFrame(input, request.signal);
+    const format = preferred(request.format, isOutputFormat) ?? 'jpeg';
+    const preview = await media.image.previewFrame(frame, { ...request, format });
+    return { ...preview, kind };
+  }
   const result = await media.animefy(input, {
     style: request.style,
     mode: request.mode,
     quality: request.quality,
     upscale: request.upscale,
     faces: request.faces,
+    person: request.person,
     format: preferred(request.format, isMediaFormat),
     signal: request.signal,
     onProgress: request.onProgress,

@@ -5,7 +5,7 @@ import { AnimefyError } from '../errors.ts';
 
 export const MODES = [
   { id: 'full', label: 'Full', description: 'The whole picture, with anime faces.' },
-  { id: 'person', label: 'Person', description: 'Only the people; the real background is kept.' },
+  { id: 'person', label: 'Person', description: 'Only the chosen people (the largest unless you pick), on the real background.' },
   { id: 'background', label: 'Background', description: 'Only the background; the people stay real.' },
   { id: 'face', label: 'Face', description: 'An anime avatar of the largest face.' },
 ] as const;
@@ -76,4 +76,26 @@ export function parseFaceLook(value: string): FaceLook {
 /** The look a "switch faces" button offers after a result drawn with `look`. */
 export function otherFaceLook(look: FaceLook): FaceLook {
   return look === 'anime' ? 'keep' : 'anime';
+}
+
+/**
+ * What a job does with the picture: `animefy` (by mode), `erase` (removes the chosen people and
+ * rebuilds the background behind them; photos only), `people` (the numbered picker preview, see
+ * people-preview.ts).
+ */
+export const OPERATIONS = ['animefy', 'erase', 'people'] as const;
+export type Operation = (typeof OPERATIONS)[number];
+export const DEFAULT_OPERATION: Operation = 'animefy';
+
+export function parseOperation(value: string): Operation {
+  const v = value.trim().toLowerCase();
+  const found = OPERATIONS.find((o) => o === v);
+  if (found) return found;
+  throw new AnimefyError('BAD_OPTION', { detail: `Operation must be one of ${OPERATIONS.join(', ')} (got "${value}").` });
+}
+
+/** The operation for a GIF or video: erase is for photos only (the one place that refuses it on a clip). */
+export function clipOperation(operation: Operation | undefined): Exclude<Operation, 'erase'> {
+  if (operation === 'erase') throw new AnimefyError('ERASE_NOT_FOR_CLIPS');
+  return operation ?? 'animefy';
 }

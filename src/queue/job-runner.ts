@@ -22,6 +22,8 @@ export async function runTask(pipelines: Pipelines, task: WorkerTask, context: T
     upscale: options.upscale,
     quality: options.quality,
     faces: options.faces,
+    operation: options.operation,
+    person: options.person,
     format: options.format,
     maxBytes: options.maxBytes,
     signal: context.signal,

@@ -6,7 +6,8 @@ import type { AnimefyError } from '../errors.ts';
 import type { OutputFormat } from '../pipeline/encode.ts';
 import type { MediaFormat } from '../pipeline/media/frames.ts';
 import type { MediaDetails } from '../pipeline/media/media-pipeline.ts';
-import type { FaceLook, Mode, Quality, UpscaleFactor } from '../pipeline/modes.ts';
+import type { FaceLook, Mode, Operation, Quality, UpscaleFactor } from '../pipeline/modes.ts';
+import type { PersonChoice } from '../pipeline/person-choice.ts';
 import type { ProgressEvent } from '../pipeline/progress.ts';
 import type { AnimefyResult } from '../pipeline/types.ts';
 
@@ -27,6 +28,19 @@ export interface JobOptions {
   quality: Quality;
   /** How faces are drawn: anime faces (default) or faces that keep their likeness. */
   faces?: FaceLook;
+  /**
+   * What the job does: `animefy` (default, by mode); `erase` removes the chosen people and rebuilds
+   * the background (photos only: ERASE_NOT_FOR_CLIPS on a clip; style and mode are ignored);
+   * `people` returns the numbered picker picture (JPEG unless `format` says otherwise; a clip's is its
+   * first frame) with `result.people` listing who is in it (NO_PERSON_FOUND when nobody is).
+   */
+  operation?: Operation;
+  /**
+   * Person mode and erase: who, as numbered in the `people` preview (1-based, left to right), e.g.
+   * `[2]` or `[1, 3]`; or `largest` (the default) or `all`. A number past the last person fails
+   * with PERSON_NOT_FOUND (its message names how many people there are). Set in another mode: BAD_OPTION.
+   */
+  person?: PersonChoice;
   /**
    * Output format: png/jpeg/webp for pictures (default: PNG with transparency, else JPEG), gif/mp4/webm
    * for GIFs and videos (default: GIF for a GIF, MP4 for a video). A format of the other family is

@@ -5,7 +5,8 @@
 import { AnimefyError, formatBytes } from '../errors.ts';
 import { isOutputFormat, OUTPUT_FORMATS } from '../pipeline/encode.ts';
 import { isMediaFormat, MEDIA_FORMATS } from '../pipeline/media/frames.ts';
-import { clipMode, parseFaceLook, parseMode, parseQuality, parseUpscale } from '../pipeline/modes.ts';
+import { clipMode, clipOperation, parseFaceLook, parseMode, parseOperation, parseQuality, parseUpscale } from '../pipeline/modes.ts';
+import { checkPersonOption, parsePersonChoice } from '../pipeline/person-choice.ts';
 import { getStyle } from '../pipeline/styles.ts';
 import { MEDIA_KINDS, type JobRequest } from './types.ts';
 
@@ -27,6 +28,9 @@ export function validateRequest(request: JobRequest, limits: SubmitLimits): void
   parseUpscale(options.upscale);
   parseQuality(options.quality);
   if (options.faces !== undefined) parseFaceLook(options.faces);
+  if (options.operation !== undefined) parseOperation(options.operation);
+  if (options.person !== undefined) parsePersonChoice(options.person);
+  checkPersonOption(options.mode, options.operation, options.person);
   if (options.format !== undefined && !isOutputFormat(options.format) && !isMediaFormat(options.format)) {
     throw new AnimefyError('BAD_OPTION', { detail: `Output format must be one of ${[...OUTPUT_FORMATS, ...MEDIA_FORMATS].join(', ')}.` });
   }
@@ -35,7 +39,10 @@ export function validateRequest(request: JobRequest, limits: SubmitLimits): void
       detail: `The upload limit (maxBytes) must be a whole number of bytes, at least ${formatBytes(MIN_RESULT_BYTES)}.`,
     });
   }
-  if (kind !== 'image') clipMode(options.mode);
+  if (kind !== 'image') {
+    clipOperation(options.operation);
+    if (options.operation !== 'people') clipMode(options.mode);
+  }
   if (request.priority !== undefined && !Number.isFinite(request.priority)) {
     throw new AnimefyError('BAD_OPTION', { detail: 'Priority must be a number.' });
   }

@@ -81,7 +81,7 @@ describe('npm start', () => {
     );
     try {
       await fake.waitForCall('deleteWebhook', undefined, { timeoutMs: 60_000 });
-      await discord.waitFor(() => discord.commands.global.length === 6, 30_000, () => 'the Discord commands registered');
+      await discord.waitFor(() => discord.commands.global.length === 7, 30_000, () => 'the Discord commands registered');
       const about = await discord.slashCommand({ name: 'about' });
       expect((await about.waitForAck(10_000)).data.content).toMatch(/non-commercial/);
       const message = fake.userText({ chat: dm, from: alice, text: '/help' });

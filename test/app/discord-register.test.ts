@@ -31,9 +31,9 @@ describe('npm run discord:register', () => {
     const env = { DISCORD_TOKEN: fake.token, DISCORD_APP_ID: fake.appId, DISCORD_GUILD_ID: fake.guildId };
     const first = await register(env);
     expect(first.code).toBe(0);
-    expect(first.output).toContain(`Registered 6 Discord commands (guild ${fake.guildId})`);
+    expect(first.output).toContain(`Registered 7 Discord commands (guild ${fake.guildId})`);
     const commands = fake.commands.guild.get(fake.guildId)!;
-    expect(commands.map((c) => c.name).sort()).toEqual(['Animefy', 'about', 'animefy', 'result', 'style', 'styles']);
+    expect(commands.map((c) => c.name).sort()).toEqual(['Animefy', 'about', 'animefy', 'erase', 'result', 'style', 'styles']);
     expect(fake.commands.global).toEqual([]);
 
     const second = await register(env);

@@ -92,11 +92,52 @@ describe('animefy CLI', () => {
     expect(none.stderr).toMatch(/no input/);
   });
 
+  it('numbers the people, stylizes only the one picked, and erases one: people in the JSON line', async () => {
+    const group = fixturePath('group_3faces.jpg');
+    const people = await animefy(['people', group, '--json']);
+    expect(people.code, people.stderr).toBe(0);
+    const listed = JSON.parse(people.stdout.trim());
+    expect(listed).toMatchObject({ output: 'group_3faces.people.jpg', operation: 'people', width: 1024 });
+    expect(listed.people.map((p: { index: number }) => p.index)).toEqual([1, 2, 3]);
+    for (const p of listed.people) expect(Object.keys(p).sort()).toEqual(['h', 'index', 'score', 'w', 'x', 'y']);
+    expect((await sharp(path.join(out, listed.output)).metadata()).format).toBe('jpeg');
+
+    const picked = await animefy([group, '--person', '2', '--json']);
+    expect(picked.code, picked.stderr).toBe(0);
+    const line = JSON.parse(picked.stdout.trim());
+    expect(line).toMatchObject({ output: 'group_3faces.hayao.person-2.jpg', mode: 'person', chosen: [2], width: 600, height: 471 });
+    expect(line.people).toEqual(listed.people);
+    expect(picked.stderr).toMatch(/3 people, stylized person 2/);
+
+    const erased = await animefy(['erase', group, '--person', '3', '--json']);
+    expect(erased.code, erased.stderr).toBe(0);
+    expect(JSON.parse(erased.stdout.trim())).toMatchObject({ output: 'group_3faces.erased-3.jpg', operation: 'erase', chosen: [3] });
+    expect(fs.existsSync(path.join(out, 'group_3faces.erased-3.jpg'))).toBe(true);
+  });
+
+  it('says how many people there are for a person that is not there, and refuses --person outside person mode', async () => {
+    const missing = await animefy([fixturePath('group_3faces.jpg'), '--person', '7', '--json']);
+    expect(missing.code).toBe(1);
+    expect(JSON.parse(missing.stdout.trim())).toMatchObject({ error: 'PERSON_NOT_FOUND' });
+    expect(missing.stderr).toMatch(/There are 3 people in that picture .* no person 7/);
+    const wrongMode = await animefy([fixturePath('group_3faces.jpg'), '--person', '1', '--mode', 'background']);
+    expect(wrongMode.code).toBe(2);
+    expect(wrongMode.stderr).toMatch(/person mode and for erase/);
+    const bad = await animefy([fixturePath('group_3faces.jpg'), '--person', 'the tall one']);
+    expect(bad.code).toBe(2);
+    const clip = await animefy(['erase', fixturePath('face_clip.gif'), '--json']);
+    expect(clip.code).toBe(1);
+    expect(JSON.parse(clip.stdout.trim())).toMatchObject({ error: 'ERASE_NOT_FOR_CLIPS' });
+  });
+
   it('lists the styles from the registry and prints help', async () => {
     const list = await animefy(['--list-styles']);
     expect(list.code).toBe(0);
     for (const s of STYLES) expect(list.stdout).toContain(s.id);
     const help = await animefy(['--help']);
     expect(help.stdout).toMatch(/--style.*--mode|Usage: animefy/s);
+    expect(help.stdout).toMatch(/animefy erase <input/);
+    expect(help.stdout).toMatch(/animefy people <input/);
+    expect(help.stdout).toMatch(/-p, --person <who>/);
   });
 });

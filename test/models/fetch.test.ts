@@ -434,6 +434,7 @@ describe('models/manifest.json', () => {
           'selfie_landscape',
           'isnet',
           'realesr_anime',
+          'yolox',
         ].sort(),
       );
       for (const entry of manifest.entries) {

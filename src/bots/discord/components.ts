@@ -12,6 +12,8 @@ export type ComponentAction =
   | { kind: 'pick'; ref: string }
   | { kind: 'upscale'; ref: string }
   | { kind: 'faces'; ref: string }
+  /** The numbered people preview's menu: the referenced job, on the person picked. */
+  | { kind: 'person'; ref: string }
   | { kind: 'delete'; requesterId: string }
   | { kind: 'cancel'; job: string; requesterId: string }
   | { kind: 'result'; requesterId: string };
@@ -27,6 +29,7 @@ export function encodeAction(action: ComponentAction): string {
     case 'pick':
     case 'upscale':
     case 'faces':
+    case 'person':
       id = `${PREFIX}:${action.kind}:${action.ref}`;
       break;
     case 'delete':
@@ -50,6 +53,7 @@ export function decodeAction(customId: string): ComponentAction | undefined {
     case 'pick':
     case 'upscale':
     case 'faces':
+    case 'person':
       return { kind, ref: a };
     case 'delete':
     case 'result':
@@ -71,10 +75,15 @@ export function resultButtons(options: {
   canUpscale: boolean;
   /** The other face look to offer, if the result has faces. */
   otherFaces?: FaceLook;
+  /** False for an erased photo: it has no style to change. */
+  restyle?: boolean;
 }): ActionRowBuilder<ButtonBuilder> {
-  const row = new ActionRowBuilder<ButtonBuilder>().addComponents(
-    new ButtonBuilder().setCustomId(encodeAction({ kind: 'again', ref: options.ref })).setLabel('Another style').setEmoji('🎨').setStyle(ButtonStyle.Primary),
-  );
+  const row = new ActionRowBuilder<ButtonBuilder>();
+  if (options.restyle !== false) {
+    row.addComponents(
+      new ButtonBuilder().setCustomId(encodeAction({ kind: 'again', ref: options.ref })).setLabel('Another style').setEmoji('🎨').setStyle(ButtonStyle.Primary),
+    );
+  }
   if (options.otherFaces) {
     const look = FACE_LOOKS.find((f) => f.id === options.otherFaces)!;
     row.addComponents(
@@ -122,5 +131,22 @@ export function styleMenu(ref: string, current?: string): ActionRowBuilder<Strin
         emoji: style.emoji,
       })),
     );
+  return new ActionRowBuilder<StringSelectMenuBuilder>().addComponents(menu);
+}
+
+/** Discord's most options in one select menu. */
+const MAX_MENU_OPTIONS = 25;
+
+/** Under the numbered people preview: one option per person (left to right), and "Everyone" when offered. */
+export function personMenu(ref: string, count: number, offerAll: boolean): ActionRowBuilder<StringSelectMenuBuilder> {
+  const people = Array.from({ length: Math.min(count, MAX_MENU_OPTIONS - (offerAll ? 1 : 0)) }, (_, i) => ({
+    label: `Person ${i + 1}`,
+    value: String(i + 1),
+    emoji: '👤',
+  }));
+  const menu = new StringSelectMenuBuilder()
+    .setCustomId(encodeAction({ kind: 'person', ref }))
+    .setPlaceholder('Pick a person')
+    .addOptions(offerAll ? [...people, { label: 'Everyone', value: 'all', emoji: '👥' }] : people);
   return new ActionRowBuilder<StringSelectMenuBuilder>().addComponents(menu);
 }

@@ -8,7 +8,8 @@
 import { DiscordAPIError, MessageFlags, RESTJSONErrorCodes, type RepliableInteraction } from 'discord.js';
 import type { Logger } from 'pino';
 import { AnimefyError, isAnimefyError } from '../../errors.ts';
-import type { FaceLook, Mode, UpscaleFactor } from '../../pipeline/modes.ts';
+import type { FaceLook, Mode, Operation, UpscaleFactor } from '../../pipeline/modes.ts';
+import type { PersonChoice } from '../../pipeline/person-choice.ts';
 import type { JobQueue, JobResult } from '../../queue/types.ts';
 import type { ActiveJob } from '../active-jobs.ts';
 import { downloadTooLarge, fetchMedia } from '../fetch-media.ts';
@@ -17,7 +18,7 @@ import type { RateLimiter } from '../rate-limit.ts';
 import type { ReferenceStore } from '../references.ts';
 import type { PendingResults } from '../result-store.ts';
 import { offerFaceSwitch, resultCaption } from '../result-caption.ts';
-import { cancelButton, resultButtons } from './components.ts';
+import { cancelButton, personMenu, resultButtons } from './components.ts';
 import { declaredKind, isAllowedMediaUrl, isExpiredMediaUrl, type MediaSource } from './media.ts';
 import { describeDiscordError, JobReply } from './reply.ts';
 
@@ -46,6 +47,10 @@ export interface JobReference {
   upscale: UpscaleFactor;
   faces: FaceLook;
   private: boolean;
+  /** What the job does (default animefy); on a people picker, what a pick runs. */
+  operation?: Operation;
+  /** Person mode and erase: who. */
+  person?: PersonChoice;
 }
 
 export interface JobSpec {
@@ -55,6 +60,11 @@ export interface JobSpec {
   upscale: UpscaleFactor;
   faces: FaceLook;
   private: boolean;
+  /** What the job does (default animefy); `people` is the numbered picker, shown only to the requester. */
+  operation?: Operation;
+  person?: PersonChoice;
+  /** For a `people` job: what a pick runs next. */
+  pickFor?: Exclude<Operation, 'people'>;
 }
 
 export interface DiscordJobsDeps {
@@ -105,14 +115,16 @@ export class DiscordJobs extends PlatformJobs {
     }
 
     try {
-      await interaction.deferReply(spec.private ? { flags: MessageFlags.Ephemeral } : {});
+      // The people picker is for the requester alone.
+      const hidden = spec.private || spec.operation === 'people';
+      await interaction.deferReply(hidden ? { flags: MessageFlags.Ephemeral } : {});
     } catch (err) {
       admission.refund();
       log.warn({ err: describeDiscordError(err), interaction: interaction.id }, 'could not acknowledge the interaction');
       return;
     }
 
-    const reply = new JobReply(interaction, { private: spec.private, intervalMs: this.deps.editIntervalMs, log, tokenTtlMs: this.deps.tokenTtlMs, pending: this.deps.pending });
+    const reply = new JobReply(interaction, { private: spec.private || spec.operation === 'people', intervalMs: this.deps.editIntervalMs, log, tokenTtlMs: this.deps.tokenTtlMs, pending: this.deps.pending });
     this.flow.start(interaction.user.id, (job, token) => this.run(token, job, admission, interaction, reply, spec), { interaction: interaction.id });
   }
 
@@ -124,7 +136,17 @@ export class DiscordJobs extends PlatformJobs {
     return this.flow.execute(job, admission, {
       download: (signal) => this.download(spec.media, signal),
       declaredKind: declaredKind(spec.media),
-      options: () => ({ style: spec.style, mode: spec.mode, upscale: spec.upscale, faces: spec.faces, quality: 'fast', maxBytes }),
+      options: () => ({
+        style: spec.style,
+        mode: spec.mode,
+        upscale: spec.upscale,
+        faces: spec.faces,
+        quality: 'fast',
+        maxBytes,
+        ...(spec.operation ? { operation: spec.operation } : {}),
+        ...(spec.person ? { person: spec.person } : {}),
+        ...(spec.operation === 'people' ? { format: 'jpeg' as const } : {}),
+      }),
       surface: {
         status: (text) => reply.update(text, cancelRow),
         deliver: async (result) => {
@@ -166,26 +188,41 @@ export class DiscordJobs extends PlatformJobs {
   private async resultPayload(requesterId: string, spec: JobSpec, result: JobResult, maxBytes: number) {
     const { refs, limits } = this.deps;
     if (result.data.byteLength > maxBytes) throw new AnimefyError('RESULT_TOO_LARGE', { limit: `${Math.round(maxBytes / 2 ** 20)} MB` });
-    const ref = await refs.put({
-      media: spec.media,
-      requesterId,
-      style: spec.style,
-      mode: spec.mode,
-      upscale: spec.upscale,
-      faces: spec.faces,
-      private: spec.private,
-    });
     const data = Buffer.from(result.data.buffer, result.data.byteOffset, result.data.byteLength);
+    const { media, style, mode, upscale, faces } = spec;
+    if (spec.operation === 'people') {
+      // The picker: what a pick runs, on this file.
+      const next = spec.pickFor ?? 'animefy';
+      const ref = await refs.put({ media, requesterId, style, mode, upscale, faces, private: spec.private, operation: next });
+      const count = result.people?.length ?? 0;
+      const question = next === 'erase' ? 'Who should I erase?' : 'Who should become anime?';
+      return {
+        content: `👥 ${count === 1 ? '1 person' : `${count} people, numbered left to right`}. ${question}`,
+        file: { name: 'people.jpg', data },
+        components: [personMenu(ref, count, next !== 'erase' && count > 1)],
+      };
+    }
+    const ref = await refs.put({
+      ...{ media, requesterId, style, mode, upscale, faces, private: spec.private },
+      operation: spec.operation,
+      // "Another style" on person 2 keeps person 2.
+      person: result.chosen?.length ? result.chosen : spec.person,
+    });
+    const erased = spec.operation === 'erase';
     return {
-      content: resultCaption({ style: spec.style, mode: spec.mode, upscale: spec.upscale, faces: spec.faces, notes: result.notes }, 2000),
+      content: resultCaption(
+        { style, mode, upscale, faces, notes: result.notes, operation: spec.operation, chosen: result.chosen },
+        2000,
+      ),
       // Discord shows a file named SPOILER_… blurred: a spoilered input comes back spoilered.
       file: { name: `${spec.media.spoiler ? 'SPOILER_' : ''}${resultFileName(spec.style, result.format)}`, data },
       components: [
         resultButtons({
           ref,
           requesterId,
-          canUpscale: canUpscale(result, spec.upscale, limits.maxOutputPixels),
-          otherFaces: offerFaceSwitch(spec.faces, result),
+          canUpscale: !erased && canUpscale(result, spec.upscale, limits.maxOutputPixels),
+          otherFaces: erased ? undefined : offerFaceSwitch(spec.faces, result),
+          restyle: !erased,
         }),
       ],
     };

@@ -8,14 +8,15 @@ import { GrammyError, InputFile, type Api } from 'grammy';
 import type { InlineKeyboardMarkup } from 'grammy/types';
 import type { Logger } from 'pino';
 import { AnimefyError } from '../../errors.ts';
-import type { FaceLook, Mode, UpscaleFactor } from '../../pipeline/modes.ts';
+import type { FaceLook, Mode, Operation, UpscaleFactor } from '../../pipeline/modes.ts';
+import type { PersonChoice } from '../../pipeline/person-choice.ts';
 import type { JobQueue, JobResult } from '../../queue/types.ts';
 import type { ActiveJob } from '../active-jobs.ts';
 import { canUpscale, PlatformJobs, resultFileName, warningText, type Admission } from '../job-flow.ts';
 import type { RateLimiter } from '../rate-limit.ts';
 import type { ReferenceStore } from '../references.ts';
 import { downloadFile } from './download.ts';
-import { cancelKeyboard, resultKeyboard } from './keyboards.ts';
+import { cancelKeyboard, personKeyboard, resultKeyboard } from './keyboards.ts';
 import { chatActionFor, declaredKind, replyMethod, requestedFormat, type MediaRef, type ReplyMethod } from './media.ts';
 import { offerFaceSwitch, resultCaption } from '../result-caption.ts';
 import { ChatActionLoop, ChatPacer, StatusMessage } from './status-message.ts';
@@ -49,6 +50,10 @@ export interface JobReference {
   album?: JobItem[];
   /** The forum topic the media was sent in. */
   threadId?: number;
+  /** What the job does (default animefy); on a people picker, what a pick runs. */
+  operation?: Operation;
+  /** Person mode and erase: who (as numbered in the people preview). */
+  person?: PersonChoice;
 }
 
 /** One input of a job: its media and the message holding it. */
@@ -72,6 +77,12 @@ export interface JobSpec {
   statusMessageId?: number;
   /** A forum topic's thread (the chat action must name it; replies find it by themselves). */
   threadId?: number;
+  /** What the job does (default animefy); `people` makes the numbered picker first. */
+  operation?: Operation;
+  /** Person mode and erase: who. */
+  person?: PersonChoice;
+  /** For a `people` job: what a pick runs next (`animefy` in person mode, or `erase`). */
+  pickFor?: Exclude<Operation, 'people'>;
 }
 
 export interface TelegramJobsDeps {
@@ -148,7 +159,9 @@ export class TelegramJobs extends PlatformJobs {
           upscale: spec.upscale,
           faces: spec.faces,
           quality: 'fast',
-          format: requestedFormat(spec.media, sniffed),
+          ...(spec.operation ? { operation: spec.operation } : {}),
+          ...(spec.person ? { person: spec.person } : {}),
+          format: spec.operation === 'people' ? 'jpeg' : requestedFormat(spec.media, sniffed),
           maxBytes: limits.uploadBytes,
         };
       },
@@ -202,7 +215,36 @@ export class TelegramJobs extends PlatformJobs {
     }
   }
 
+  /**
+   * The numbered people preview. With one person the job it was for runs at once; with several,
+   * the preview goes up with a button per person (and "All" in person mode), for the requester.
+   */
+  private async sendPicker(spec: JobSpec, result: JobResult): Promise<void> {
+    const people = result.people ?? [];
+    const next = spec.pickFor ?? 'animefy';
+    const { media, chatId, sourceMessageId, threadId, style, mode, upscale, faces } = spec;
+    if (people.length <= 1) {
+      this.start({ ...spec, operation: next, person: 'largest', pickFor: undefined, statusMessageId: undefined });
+      return;
+    }
+    const token = await this.deps.refs.put({
+      ...{ media, chatId, sourceMessageId, threadId, style, mode, upscale, faces },
+      requesterId: spec.requester.id,
+      onlyRequester: true,
+      operation: next,
+    });
+    const question = next === 'erase' ? 'Who should I erase?' : 'Who should become anime?';
+    await this.waitOutFloodControl(async () => {
+      await this.deps.api.sendPhoto(chatId, new InputFile(result.data, 'people.jpg'), {
+        ...replyTo(sourceMessageId),
+        caption: `👥 ${people.length} people, numbered left to right. ${question}`,
+        reply_markup: personKeyboard(token, people.length, next !== 'erase'),
+      });
+    }, chatId);
+  }
+
   private async sendResult(spec: JobSpec, result: JobResult): Promise<void> {
+    if (spec.operation === 'people') return this.sendPicker(spec, result);
     const { api, refs, limits } = this.deps;
     const token = await refs.put({
       media: spec.media,
@@ -215,14 +257,27 @@ export class TelegramJobs extends PlatformJobs {
       faces: spec.faces,
       onlyRequester: false,
       threadId: spec.threadId,
+      operation: spec.operation,
+      // "Another style" on person 2 keeps person 2.
+      person: result.chosen?.length ? result.chosen : spec.person,
     });
+    const erased = spec.operation === 'erase';
     const reply_markup = resultKeyboard({
       token,
       requesterId: spec.requester.id,
-      canUpscale: canUpscale(result, spec.upscale, limits.maxOutputPixels),
-      otherFaces: offerFaceSwitch(spec.faces, result),
+      canUpscale: !erased && canUpscale(result, spec.upscale, limits.maxOutputPixels),
+      otherFaces: erased ? undefined : offerFaceSwitch(spec.faces, result),
+      restyle: !erased,
     });
-    const caption = resultCaption({ style: spec.style, mode: spec.mode, upscale: spec.upscale, faces: spec.faces, notes: result.notes });
+    const caption = resultCaption({
+      style: spec.style,
+      mode: spec.mode,
+      upscale: spec.upscale,
+      faces: spec.faces,
+      notes: result.notes,
+      operation: spec.operation,
+      chosen: result.chosen,
+    });
     const file = () => new InputFile(result.data, resultFileName(spec.style, result.format));
     const common = { ...replyTo(spec.sourceMessageId), reply_markup };
     const size = { width: result.width, height: result.height };

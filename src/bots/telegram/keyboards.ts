@@ -22,9 +22,11 @@ export type CallbackAction =
   /** Cancel a queued or running job. */
   | { action: 'cancel'; token: string }
   /** Set the chat's default style (`ask`: none, ask every time). */
-  | { action: 'default'; style: string };
+  | { action: 'default'; style: string }
+  /** From the numbered people preview: run the referenced job on person `pick` (or everyone). */
+  | { action: 'person'; token: string; pick: number | 'all' };
 
-const PREFIX = { pick: 'p', again: 'a', upscale: 'u', faces: 'f', delete: 'd', cancel: 'x', default: 's' } as const;
+const PREFIX = { pick: 'p', again: 'a', upscale: 'u', faces: 'f', delete: 'd', cancel: 'x', default: 's', person: 'h' } as const;
 
 export function encodeCallback(value: CallbackAction): string {
   let data: string;
@@ -43,6 +45,9 @@ export function encodeCallback(value: CallbackAction): string {
       break;
     case 'default':
       data = `${PREFIX.default}:${value.style}`;
+      break;
+    case 'person':
+      data = `${PREFIX.person}:${value.token}:${value.pick}`;
       break;
   }
   if (Buffer.byteLength(data) > CALLBACK_DATA_MAX_BYTES) throw new Error(`callback data over 64 bytes: ${data}`);
@@ -66,6 +71,10 @@ export function decodeCallback(data: string): CallbackAction | undefined {
       return /^-?\d+$/.test(a ?? '') ? { action: 'delete', userId: Number(a) } : undefined;
     case PREFIX.default:
       return a ? { action: 'default', style: a } : undefined;
+    case PREFIX.person:
+      if (!a) return undefined;
+      if (b === 'all') return { action: 'person', token: a, pick: 'all' };
+      return /^[1-9]\d{0,2}$/.test(b ?? '') ? { action: 'person', token: a, pick: Number(b) } : undefined;
     default:
       return undefined;
   }
@@ -92,12 +101,25 @@ export function defaultStyleKeyboard(): InlineKeyboard {
 }
 
 /** 🎨 Another style · 🙂 Keep faces / ✨ Anime faces (when the result has faces) · 🔍 Upscale · 🗑 Delete. */
-export function resultKeyboard(options: { token: string; requesterId: number; canUpscale: boolean; otherFaces?: FaceLook }): InlineKeyboard {
-  const keyboard = new InlineKeyboard().text('🎨 Another style', encodeCallback({ action: 'again', token: options.token }));
+export function resultKeyboard(options: { token: string; requesterId: number; canUpscale: boolean; otherFaces?: FaceLook; restyle?: boolean }): InlineKeyboard {
+  const keyboard = new InlineKeyboard();
+  // An erased photo has no style to change.
+  if (options.restyle !== false) keyboard.text('🎨 Another style', encodeCallback({ action: 'again', token: options.token }));
   const look = FACE_LOOKS.find((f) => f.id === options.otherFaces);
   if (look) keyboard.text(`${look.emoji} ${look.label}`, encodeCallback({ action: 'faces', token: options.token }));
   if (options.canUpscale) keyboard.text('🔍 Upscale', encodeCallback({ action: 'upscale', token: options.token }));
   return keyboard.text('🗑 Delete', encodeCallback({ action: 'delete', userId: options.requesterId }));
+}
+
+/** Under the numbered people preview: one button per person, five a row, and "All" when offered. */
+export function personKeyboard(token: string, count: number, offerAll: boolean): InlineKeyboard {
+  const keyboard = new InlineKeyboard();
+  for (let n = 1; n <= count; n++) {
+    keyboard.text(String(n), encodeCallback({ action: 'person', token, pick: n }));
+    if (n % 5 === 0 && n < count) keyboard.row();
+  }
+  if (offerAll) keyboard.row().text('👥 All', encodeCallback({ action: 'person', token, pick: 'all' }));
+  return keyboard;
 }
 
 export function cancelKeyboard(token: string): InlineKeyboard {

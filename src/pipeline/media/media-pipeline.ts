@@ -2,7 +2,8 @@
  * GIF and video through the picture pipeline, frame by frame:
  *
  *   sniff + limits → probe (ffprobe) → decode (ffmpeg, raw RGB over a pipe, streamed)
- *     → per frame: faces (tracked, smoothed) → person mask (smoothed) → ImagePipeline.stylizeFrame
+ *     → per frame: faces (tracked, smoothed) → person mask (smoothed; in person mode only the chosen
+ *       people's, followed from frame to frame by person-track.ts) → ImagePipeline.stylizeFrame
  *       → temporal blend → encode (ffmpeg: H.264/VP9 + the original audio, or GIF with one palette)
  *
  * Opening a clip (probe, limits, decoder) is source.ts; frame-rate and delay maths, timing.ts.
@@ -19,9 +20,12 @@ import type { Config } from '../../config.ts';
 import { AnimefyError, isAnimefyError, throwIfCancelled } from '../../errors.ts';
 import { detectFaces, type Face } from '../faces.ts';
 import type { ImagePipeline } from '../image-pipeline.ts';
-import { imageFromBytes, imageToBytes } from '../image.ts';
+import { imageFromBytes, imageToBytes, type Mask } from '../image.ts';
 import { clipMode, type FaceLook, type Mode, type Quality, type UpscaleFactor } from '../modes.ts';
+import { detectPeople, personBoxes, type PersonBox } from '../people.ts';
+import { DEFAULT_PERSON_CHOICE, type PersonChoice } from '../person-choice.ts';
 import { segmentPerson } from '../person-mask.ts';
+import { facesOwners } from '../person-split.ts';
 import type { ProgressEvent } from '../progress.ts';
 import { faceBoxes, type FaceRenderer } from '../stylize-faces.ts';
 import type { AnimefyResult } from '../types.ts';
@@ -31,6 +35,7 @@ import { resolveFfmpegPaths } from './ffmpeg-binaries.ts';
 import { encodeArgs, FrameWriter, MEDIA_MIME, type MediaFormat } from './frames.ts';
 import { detectMediaKind } from './sniff.ts';
 import { checkFrameCount, openWebp, openWithFfmpeg, type FrameSource, type SourceSettings } from './source.ts';
+import { PersonTrack } from './person-track.ts';
 import { withTempDir } from './temp.ts';
 import { FACE_WINDOW, FaceCropCache, FaceTrackRenderers, FaceTracker, FlickerMeter, MaskSmoother, TemporalBlender } from './temporal.ts';
 import { displayDelays, encoderTiming, sum } from './timing.ts';
@@ -73,6 +78,11 @@ export interface MediaRequest {
   upscale?: UpscaleFactor;
   /** How faces are drawn (default `anime`); decided once per face track. */
   faces?: FaceLook;
+  /**
+   * Person mode: who is stylized (default `largest`), numbered on the first frame with people in it
+   * and followed through the clip; `all`: everyone the mask finds.
+   */
+  person?: PersonChoice;
   /** Overrides the configured temporal smoothing (0 = off). */
   temporal?: number;
   signal?: AbortSignal;
@@ -167,7 +177,7 @@ export class MediaPipeline {
       t0 = performance.now();
       let loop: FrameLoopResult;
       try {
-        loop = await this.stylizeFrames(source, { style: request.style, mode, quality: request.quality, faces: request.faces, temporal: request.temporal, signal }, async (frame, index) => {
+        loop = await this.stylizeFrames(source, { style: request.style, mode, quality: request.quality, faces: request.faces, person: request.person, temporal: request.temporal, signal }, async (frame, index) => {
           const times = repeats?.[index] ?? 1;
           for (let r = 0; r < times; r++) await writer.write(frame);
         }, (done) => {
@@ -221,6 +231,7 @@ export class MediaPipeline {
           loop.tracks.map((t) => t.renderer),
           1,
         ),
+        ...(loop.people ? { people: loop.people, chosen: loop.chosen } : {}),
         timings,
         notes,
         media: {
@@ -237,6 +248,31 @@ export class MediaPipeline {
   }
 
   /**
+   * The first frame of a clip at the working size: the picture its people preview numbers (person
+   * mode numbers the people of a clip on its first frame with anyone in it).
+   */
+  async firstFrame(input: Uint8Array, signal?: AbortSignal): Promise<{ rgb: Buffer; width: number; height: number }> {
+    if (detectMediaKind(input) === 'image') throw new AnimefyError('NOT_A_VIDEO');
+    const webp = readWebpTiming(input);
+    const gif = !webp && isGif(input) ? readGifTiming(input) : undefined;
+    const format: MediaFormat = webp || gif ? 'gif' : 'mp4';
+    return withTempDir(this.settings.tempDir, async (dir) => {
+      const inputFile = path.join(dir, webp ? 'input.webp' : gif ? 'input.gif' : 'input');
+      await writeFile(inputFile, input);
+      const source = webp
+        ? await openWebp(this.settings, input, webp, format)
+        : await openWithFfmpeg(this.settings, inputFile, gif, format, [], signal);
+      try {
+        for await (const bytes of source.frames()) return { rgb: Buffer.from(bytes), width: source.width, height: source.height };
+        throw new AnimefyError('CORRUPT_VIDEO');
+      } finally {
+        source.stop();
+        await source.finished().catch(() => undefined); // killed on purpose
+      }
+    });
+  }
+
+  /**
    * The frame loop: detect faces on every frame, keep FACE_WINDOW frames of lookahead so each
    * frame's faces are smoothed over past and future detections, stylize, blend over time, emit.
    */
@@ -247,6 +283,7 @@ export class MediaPipeline {
       mode: Exclude<Mode, 'face'>;
       quality: Quality;
       faces?: FaceLook;
+      person?: PersonChoice;
       temporal?: number;
       signal?: AbortSignal;
     },
@@ -260,6 +297,10 @@ export class MediaPipeline {
     const { width, height } = source;
     const needsFaces = style.faceModel !== null && mode !== 'background';
     const needsMask = mode === 'person' || mode === 'background';
+    const choice = options.person ?? DEFAULT_PERSON_CHOICE;
+    // `all` keeps the whole mask (everyone, also people who walk in later); any other choice follows people.
+    const track = mode === 'person' && choice !== 'all' ? new PersonTrack(choice) : undefined;
+    let firstPeople: { people: PersonBox[]; chosen: number[] } | undefined;
     const tracker = new FaceTracker(Math.max(2, Math.round(source.fps * 0.2)));
     const crops = new FaceCropCache((face) => tracker.trackOf.get(face), { maxStreak: this.settings.faceReuse });
     const renderers = new FaceTrackRenderers((face) => tracker.trackOf.get(face));
@@ -280,12 +321,26 @@ export class MediaPipeline {
       maxFaces = Math.max(maxFaces, faces.length);
       renderers.observe(faces);
       const t = performance.now();
-      const mask = needsMask ? masks.apply(await segmentPerson(runtime, photo, 'fast')) : undefined;
+      let mask: Mask | undefined;
+      let frameFaces = faces;
+      if (track) {
+        const wasStarted = track.started;
+        const tracked = track.frame(await detectPeople(runtime, photo), await segmentPerson(runtime, photo, 'fast'), faces, photo);
+        if (!wasStarted && track.started) {
+          firstPeople = { people: personBoxes(tracked.people), chosen: tracked.positions.map((i) => tracked.people[i].index) };
+        }
+        mask = masks.apply(tracked.split.maskOf(tracked.positions));
+        // Only the followed people's faces are drawn; the others stay real.
+        const owners = facesOwners(faces, tracked.people, tracked.split);
+        frameFaces = faces.filter((_, f) => tracked.positions.includes(owners[f]));
+      } else if (needsMask) {
+        mask = masks.apply(await segmentPerson(runtime, photo, 'fast'));
+      }
       const styled = await image.stylizeFrame(photo, {
         style,
         mode,
         quality: options.quality,
-        faces,
+        faces: frameFaces,
         faceCropSize: this.settings.faceCropSize,
         mask,
         stylizeCrop: crops.stylize,
@@ -317,6 +372,7 @@ export class MediaPipeline {
     return {
       count: done,
       maxFaces,
+      ...firstPeople,
       tracks: renderers.tracks(),
       faceRuns: crops.runs,
       faceReuses: crops.reused,
@@ -329,6 +385,9 @@ export class MediaPipeline {
 interface FrameLoopResult {
   count: number;
   maxFaces: number;
+  /** Person mode with a choice: the people on the first frame with anyone, and who was followed. */
+  people?: PersonBox[];
+  chosen?: number[];
   /** One face per track (mean box) and the renderer that drew it. */
   tracks: { face: Face; renderer: FaceRenderer }[];
   faceRuns: number;

@@ -133,7 +133,7 @@ describe('Discord bot (real discord.js, fake Discord)', () => {
     expect(fake.identifies[0].intents).toBe(1);
     const puts = fake.requests.filter((r) => r.method === 'PUT');
     expect(puts.map((r) => r.route)).toEqual(['PUT /applications/:app/commands']);
-    expect(fake.commands.global.map((c) => c.name).sort()).toEqual(['Animefy', 'about', 'animefy', 'result', 'style', 'styles']);
+    expect(fake.commands.global.map((c) => c.name).sort()).toEqual(['Animefy', 'about', 'animefy', 'erase', 'result', 'style', 'styles']);
     const style = fake.commands.global.find((c) => c.name === 'animefy').options.find((o: any) => o.name === 'style');
     expect(style.choices.map((c: any) => c.value)).toEqual(STYLE_IDS);
   });
@@ -488,6 +488,38 @@ describe('Discord bot (real discord.js, fake Discord)', () => {
       await fake4.close();
     }
   });
+
+  it('person mode: a numbered preview only the requester sees, then the picked person becomes anime; /erase picks the same way', async () => {
+    const quinn = fake.user('1300000000000000031', 'quinn');
+    const group = { name: 'group.jpg', data: fixture('group_3faces.jpg'), type: 'image/jpeg' };
+    const { interaction } = await animefy(group, { mode: 'person', style: 'hayao' }, quinn);
+    const preview = await resultOf(interaction);
+    expect(preview.ephemeral).toBe(true);
+    expect(preview.content).toMatch(/people, numbered left to right/);
+    const menu = preview.components[0].components[0];
+    const values = menu.options.map((o: any) => o.value);
+    expect(values.length).toBeGreaterThanOrEqual(3); // two people or more, and Everyone
+    expect(values[values.length - 1]).toBe('all');
+
+    const someoneElse = await fake.select({ customId: menu.custom_id, values: ['2'], message: preview, user: alice });
+    expect(await ephemeralText(someoneElse)).toContain(text('NOT_YOUR_BUTTON'));
+    const pick = await fake.select({ customId: menu.custom_id, values: ['2'], message: preview, user: quinn });
+    const result = await resultOf(pick);
+    expect(result.ephemeral).toBe(false);
+    expect(result.content).toMatch(/Hayao/);
+    expect(result.content).toMatch(/person 2/);
+    expect(await imageSize(result.files[0].data)).toEqual(await imageSize(group.data));
+
+    const attachment = await fake.addAttachment('group.jpg', group.data, group.type);
+    const erase = await fake.slashCommand({ name: 'erase', options: [attachmentOption(attachment)], user: quinn });
+    const erasePreview = await resultOf(erase);
+    const eraseMenu = erasePreview.components[0].components[0];
+    expect(eraseMenu.options.map((o: any) => o.value)).not.toContain('all');
+    const erasePick = await fake.select({ customId: eraseMenu.custom_id, values: ['1'], message: erasePreview, user: quinn });
+    const erased = await resultOf(erasePick);
+    expect(erased.content).toMatch(/Erased: person 1/);
+    expect(buttonIds(erased).map((b) => b.label)).toEqual(['Delete']);
+  }, 3 * JOB_TIMEOUT);
 
   it('a user past the rate limit is told how long to wait', async () => {
     const frank = fake.user('1300000000000000006', 'frank');

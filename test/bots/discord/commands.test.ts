@@ -10,7 +10,7 @@ describe('Discord commands', () => {
   const byName = (name: string) => commands.find((c) => c.name === name) as any;
 
   it('defines /animefy, /styles, /style, /result, /about and the Animefy message menu within Discord limits', () => {
-    expect(commands.map((c) => c.name).sort()).toEqual(['Animefy', 'about', 'animefy', 'result', 'style', 'styles']);
+    expect(commands.map((c) => c.name).sort()).toEqual(['Animefy', 'about', 'animefy', 'erase', 'result', 'style', 'styles']);
     for (const command of commands as any[]) {
       if ((command.type ?? ApplicationCommandType.ChatInput) === ApplicationCommandType.ChatInput) {
         expect(command.name).toMatch(/^[-_a-z0-9]{1,32}$/);

@@ -25,6 +25,8 @@ const dave: FakeUser = { id: 2004, first_name: 'Dave' };
 const erin: FakeUser = { id: 2005, first_name: 'Erin' };
 const frank: FakeUser = { id: 2006, first_name: 'Frank' };
 const gina: FakeUser = { id: 2007, first_name: 'Gina' };
+const ivan: FakeUser = { id: 2008, first_name: 'Ivan' };
+const judy: FakeUser = { id: 2009, first_name: 'Judy' };
 const aliceDm: FakeChat = { id: 2001, type: 'private', first_name: 'Alice' };
 const erinDm: FakeChat = { id: 2005, type: 'private', first_name: 'Erin' };
 const frankDm: FakeChat = { id: 2006, type: 'private', first_name: 'Frank' };
@@ -216,6 +218,47 @@ describe('Telegram platform rules', () => {
     const since = fake.calls.length;
     const next = await fake.userPhoto({ chat: upgraded, from: gina, bytes: fixture('portrait_frontal_1.jpg'), caption: '/animefy@animefy_test_bot' });
     expect((await resultFor(next, since)).params.caption).toMatch(/Cartoon/);
+  });
+});
+
+describe('picking a person', () => {
+  function buttonsOf(call: RecordedCall): { text: string; callback_data: string }[] {
+    return (call.params.reply_markup?.inline_keyboard ?? []).flat();
+  }
+
+  it('"/animefy person" on a group photo answers with the numbered people and a button each; only the requester picks; the pick becomes anime', async () => {
+    const since = fake.calls.length;
+    const photo = await fake.userPhoto({ chat: group, from: ivan, bytes: fixture('group_3faces.jpg'), caption: '/animefy@animefy_test_bot person hayao' });
+    const preview = await resultFor(photo, since);
+    expect(preview.method).toBe('sendPhoto');
+    expect(preview.params.caption).toMatch(/people, numbered left to right\. Who should become anime\?/);
+    const labels = buttonsOf(preview).map((b) => b.text);
+    expect(labels.length).toBeGreaterThanOrEqual(3);
+    expect(labels.slice(0, -1)).toEqual(labels.slice(0, -1).map((_, i) => String(i + 1)));
+    expect(labels[labels.length - 1]).toMatch(/All/);
+
+    const two = buttonsOf(preview)[1].callback_data;
+    const refused = fake.pressButton({ from: judy, message: preview.result, data: two });
+    expect((await answerTo(refused)).text).toBe(ERROR_MESSAGES.NOT_YOUR_BUTTON);
+    const before = fake.calls.length;
+    fake.pressButton({ from: ivan, message: preview.result, data: two });
+    const result = await resultFor(photo, before);
+    expect(result.params.caption).toMatch(/Hayao/);
+    expect(result.params.caption).toMatch(/person 2/);
+  });
+
+  it('"/erase" as a reply to a group photo: the numbers, then the picked person is gone and only Delete is offered', async () => {
+    const photo = await fake.userPhoto({ chat: group, from: carol, bytes: fixture('group_3faces.jpg') });
+    const since = fake.calls.length;
+    fake.userText({ chat: group, from: judy, text: '/erase@animefy_test_bot', reply_to_message: photo });
+    const preview = await resultFor(photo, since);
+    expect(preview.params.caption).toMatch(/Who should I erase\?/);
+    expect(buttonsOf(preview).map((b) => b.text)).not.toContain('👥 All');
+    const before = fake.calls.length;
+    fake.pressButton({ from: judy, message: preview.result, data: buttonsOf(preview)[0].callback_data });
+    const erased = await resultFor(photo, before);
+    expect(erased.params.caption).toMatch(/Erased: person 1/);
+    expect(buttonsOf(erased).map((b) => b.text)).toEqual(['🗑 Delete']);
   });
 });
 

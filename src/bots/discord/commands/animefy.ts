@@ -47,17 +47,20 @@ export const animefy: DiscordCommand = {
     }
     const styleOption = interaction.options.getString('style');
     const modeOption = interaction.options.getString('mode');
+    const mode = modeOption ? parseMode(modeOption) : DEFAULT_MODE;
     await jobs.start(interaction, {
       media: found.media,
       style: styleOption && findStyle(styleOption) ? styleOption : await defaultStyle(settings, interaction),
-      mode: modeOption ? parseMode(modeOption) : DEFAULT_MODE,
+      mode,
       upscale: interaction.options.getBoolean('upscale') ? 2 : 1,
       faces: interaction.options.getBoolean('keep_faces') ? 'keep' : DEFAULT_FACE_LOOK,
       private: interaction.options.getBoolean('private') ?? false,
+      // Person mode shows who is in it first (only to the requester), to pick who becomes anime.
+      ...(mode === 'person' ? { operation: 'people', pickFor: 'animefy' } : {}),
     });
   },
 
-  components: ['again', 'pick', 'upscale', 'faces', 'delete', 'cancel'],
+  components: ['again', 'pick', 'upscale', 'faces', 'person', 'delete', 'cancel'],
   async onComponent(interaction, action, { jobs, refs, log }) {
     if (action.kind === 'delete') {
       const notYours = requesterOnly(action.requesterId, interaction.user.id);
@@ -77,8 +80,21 @@ export const animefy: DiscordCommand = {
     if (action.kind === 'result') return; // not this command's: /result answers it (routing never sends it here)
     const ref = await refs.get(action.ref);
     if (!ref) return void (await interaction.reply(warning(new AnimefyError('BUTTON_EXPIRED'))));
-    const again = { media: ref.media, style: ref.style, mode: ref.mode, upscale: ref.upscale, faces: ref.faces, private: ref.private };
+    // The same file and choices again, for the same person (or the same erase).
+    const again = {
+      ...{ media: ref.media, style: ref.style, mode: ref.mode, upscale: ref.upscale, faces: ref.faces, private: ref.private },
+      ...(ref.operation === 'erase' || ref.mode === 'person' ? { operation: ref.operation ?? 'animefy', person: ref.person } : {}),
+    };
     switch (action.kind) {
+      case 'person': {
+        // A pick from the numbered people preview: only the requester's.
+        const notYours = requesterOnly(ref.requesterId, interaction.user.id);
+        if (notYours) return void (await interaction.reply(warning(notYours)));
+        const value = interaction.isStringSelectMenu() ? interaction.values[0] : undefined;
+        const person = value === 'all' ? 'all' : [Number(value)];
+        await jobs.start(interaction, { ...again, operation: ref.operation ?? 'animefy', person });
+        return;
+      }
       case 'again':
         await interaction.reply({ content: '🎨 Which style?', components: [styleMenu(action.ref, ref.style)], flags: MessageFlags.Ephemeral });
         return;

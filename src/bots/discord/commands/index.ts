@@ -11,6 +11,7 @@ import type { InfoCommand } from '../../commands/info-command.ts';
 import type { DiscordLimits } from '../jobs.ts';
 import { animefy } from './animefy.ts';
 import type { DiscordCommand } from './command.ts';
+import { erase } from './erase.ts';
 import { infoCommand } from './info.ts';
 import { menu } from './menu.ts';
 import { result } from './result.ts';
@@ -18,7 +19,7 @@ import { style } from './style.ts';
 
 /** Every command, in the order of the usage text: a new command is a file and a line here. */
 export function discordCommands(info: readonly InfoCommand[] = INFO_COMMANDS): DiscordCommand[] {
-  return [animefy, style, result, ...info.map(infoCommand), menu];
+  return [animefy, erase, style, result, ...info.map(infoCommand), menu];
 }
 
 export function commandDefinitions(commands: readonly DiscordCommand[] = discordCommands()): RESTPostAPIApplicationCommandsJSONBody[] {

@@ -127,7 +127,7 @@ export const animefy: TelegramFeature = {
       if (ref.onlyRequester) await refs.delete(action.token); // the first pick uses the keyboard
       const items = [{ media: ref.media, sourceMessageId: ref.sourceMessageId, threadId: ref.threadId }, ...(ref.album ?? [])];
       const requesterId = ref.onlyRequester ? ref.requesterId : from.id;
-      const choices = { mode: ref.mode, upscale: ref.upscale, faces: ref.faces };
+      const choices = { mode: ref.mode, upscale: ref.upscale, faces: ref.faces, operation: ref.operation, person: ref.person };
       jobs.startAlbum(items.map((item, i) => spec(ref.chatId, requesterId, style.id, choices, item, i === 0 ? message.message_id : undefined)));
     });
 
@@ -145,7 +145,20 @@ export const animefy: TelegramFeature = {
       const faces = action.action === 'faces' ? otherFaceLook(ref.faces) : ref.faces;
       const text = action.action === 'upscale' ? '🔍 Upscaling ×2…' : faces === 'keep' ? '🙂 Keeping the faces…' : '✨ Anime faces…';
       await ctx.answerCallbackQuery({ text });
-      jobs.start(spec(ref.chatId, ctx.callbackQuery!.from.id, ref.style, { mode: ref.mode, upscale, faces }, ref));
+      jobs.start(spec(ref.chatId, ctx.callbackQuery!.from.id, ref.style, { mode: ref.mode, upscale, faces, operation: ref.operation, person: ref.person }, ref));
+    });
+
+    // A number (or All) under the people preview: the job it was for, on that person.
+    onButton(composer, ['person'], async (ctx, action) => {
+      const ref = await refs.get(action.token);
+      if (!ref) return void (await answerExpired(ctx));
+      if (!(await mayActFor(deps, ref.chatId, ref.requesterId, ctx.callbackQuery!.from.id))) {
+        return void (await answerAlert(ctx, new AnimefyError('NOT_YOUR_BUTTON')));
+      }
+      const person = action.pick === 'all' ? 'all' : [action.pick];
+      await ctx.answerCallbackQuery({ text: action.pick === 'all' ? '👥 Everyone' : `Person ${action.pick}` });
+      const choices = { mode: ref.mode, upscale: ref.upscale, faces: ref.faces, operation: ref.operation ?? 'animefy', person } as const;
+      jobs.start(spec(ref.chatId, ref.requesterId, ref.style, choices, ref));
     });
 
     // Answered once the message is gone (or could not go), so the answer says what happened.
@@ -182,12 +195,25 @@ function spec(
   chatId: number,
   requesterId: number,
   style: string,
-  choices: JobChoices,
+  choices: JobChoices & Who,
   item: JobItem,
   statusMessageId?: number,
 ): JobSpec {
   const { media, sourceMessageId, threadId } = item;
-  return { chatId, sourceMessageId, threadId, requester: { id: requesterId }, media, style, ...choices, statusMessageId };
+  const { mode, upscale, faces } = choices;
+  return { chatId, sourceMessageId, threadId, requester: { id: requesterId }, media, style, mode, upscale, faces, ...who(choices), statusMessageId };
+}
+
+type Who = Pick<JobSpec, 'operation' | 'person'>;
+
+/**
+ * Who a job is about. Erase keeps its person; person mode with a person chosen (a result's buttons)
+ * keeps them; person mode without one first shows the numbered people preview to pick from.
+ */
+function who(choices: { mode: Mode } & Who): Pick<JobSpec, 'operation' | 'person' | 'pickFor'> {
+  if (choices.operation === 'erase') return { operation: 'erase', person: choices.person };
+  if (choices.mode !== 'person') return {};
+  return choices.person ? { person: choices.person } : { operation: 'people', pickFor: 'animefy' };
 }
 
 /** Runs the items in the asked or default style, or asks once, on the first item, with a style keyboard. */
