@@ -289,3 +289,41 @@ export function luma(image: Image): Float32Array {
   for (let p = 0, i = 0; p < n; p++, i += 3) out[p] = 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
   return out;
 }
+
+/** The bounding box of the pixels (row-major indices) where `inside` holds, or undefined when none does. */
+export function boundsWhere(width: number, height: number, inside: (p: number) => boolean): Rect | undefined {
+  let x0 = width;
+  let y0 = height;
+  let x1 = -1;
+  let y1 = -1;
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    for (let x = 0; x < width; x++) {
+      if (!inside(row + x)) continue;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      y1 = y;
+    }
+  }
+  return x1 < 0 ? undefined : { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 };
+}
+
+/** A summed-area table of a `w`×`h` plane: any box sum in four lookups (`boxSum`). */
+export function summedArea(plane: ArrayLike<number>, w: number, h: number): Float64Array {
+  const sat = new Float64Array((w + 1) * (h + 1));
+  for (let y = 0; y < h; y++) {
+    let row = 0;
+    for (let x = 0; x < w; x++) {
+      row += plane[y * w + x];
+      sat[(y + 1) * (w + 1) + x + 1] = sat[y * (w + 1) + x + 1] + row;
+    }
+  }
+  return sat;
+}
+
+/** Sum over [x0, x1) × [y0, y1) from a summed-area table of a `w`-wide plane. */
+export function boxSum(sat: Float64Array, w: number, x0: number, y0: number, x1: number, y1: number): number {
+  const W = w + 1;
+  return sat[y1 * W + x1] - sat[y0 * W + x1] - sat[y1 * W + x0] + sat[y0 * W + x0];
+}

@@ -30,7 +30,7 @@
  * (`signal`) is checked between pyramid levels.
  */
 import { throwIfCancelled } from '../errors.ts';
-import { assertSameSize, clampRect, cropImage, pasteImage, resizeImage, resizeMask } from './image.ts';
+import { assertSameSize, boundsWhere, boxSum, clampRect, cropImage, pasteImage, resizeImage, resizeMask, summedArea } from './image.ts';
 import type { Image, Mask, Rect } from './image.ts';
 
 /** Patch radius: 7×7 patches, the usual size for natural-image completion at ≤ 512 px. */
@@ -284,24 +284,6 @@ function addTextureFeatures(data: Float32Array, w: number, h: number, hole: Uint
       data[C * p + 4] = (TEXTURE_WEIGHT * boxSum(sy, w, x0, y0, x1, y1)) / n;
     }
   }
-}
-
-function summedArea(plane: ArrayLike<number>, w: number, h: number): Float64Array {
-  const sat = new Float64Array((w + 1) * (h + 1));
-  for (let y = 0; y < h; y++) {
-    let row = 0;
-    for (let x = 0; x < w; x++) {
-      row += plane[y * w + x];
-      sat[(y + 1) * (w + 1) + x + 1] = sat[y * (w + 1) + x + 1] + row;
-    }
-  }
-  return sat;
-}
-
-/** Sum over [x0, x1) × [y0, y1) from a summed-area table of a `w`-wide plane. */
-function boxSum(sat: Float64Array, w: number, x0: number, y0: number, x1: number, y1: number): number {
-  const W = w + 1;
-  return sat[y1 * W + x1] - sat[y0 * W + x1] - sat[y1 * W + x0] + sat[y0 * W + x0];
 }
 
 /** The colour channels of a level, as an image. */
@@ -1051,21 +1033,7 @@ function channelWhere(data: Float32Array, where: Uint8Array, c: number): Float32
 // Masks, distances, pasting
 
 function holeBounds(hole: Uint8Array, w: number, h: number): Rect | undefined {
-  let x0 = w;
-  let y0 = h;
-  let x1 = -1;
-  let y1 = -1;
-  for (let y = 0; y < h; y++) {
-    const row = y * w;
-    for (let x = 0; x < w; x++) {
-      if (!hole[row + x]) continue;
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-      if (y < y0) y0 = y;
-      y1 = y;
-    }
-  }
-  return x1 < 0 ? undefined : { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 };
+  return boundsWhere(w, h, (p) => hole[p] !== 0);
 }
 
 function countHole(hole: Uint8Array): number {

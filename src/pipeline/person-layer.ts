@@ -17,7 +17,7 @@
  *   stylizing everyone.
  */
 import { boxBlur } from './filters.ts';
-import type { Mask, Rect } from './image.ts';
+import { boundsWhere, type Mask, type Rect } from './image.ts';
 import type { ChosenPeople, PeopleInPicture } from './find-people.ts';
 
 /** Mask value above which a pixel shows some of the person (the soft edge included). */
@@ -56,20 +56,9 @@ export function personHole(found: PeopleInPicture, chosen: ChosenPeople, growth:
 export function withOthersHidden(found: PeopleInPicture, chosen: ChosenPeople, hole: Mask, growth: number): Mask {
   const { width, height } = hole;
   const n = width * height;
-  let x0 = width;
-  let y0 = height;
-  let x1 = -1;
-  let y1 = -1;
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      if (hole.data[y * width + x] <= 0.5) continue;
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-      if (y < y0) y0 = y;
-      if (y > y1) y1 = y;
-    }
-  }
-  if (x1 < 0) return hole;
+  const bounds = boundsWhere(width, height, (p) => hole.data[p] > 0.5);
+  if (!bounds) return hole;
+  const [x0, y0, x1, y1] = [bounds.x, bounds.y, bounds.x + bounds.width - 1, bounds.y + bounds.height - 1];
   const margin = Math.max(x1 - x0, y1 - y0) + 1;
   const picked = new Set(chosen.positions);
   const { owner } = found.split;

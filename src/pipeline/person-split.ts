@@ -23,7 +23,7 @@
  * nobody: they stay real in person mode and are not erased.
  */
 import { gaussianBlur } from './filters.ts';
-import { resizeImage, resizeMask, type Image, type Mask, type Rect } from './image.ts';
+import { boundsWhere, resizeImage, resizeMask, type Image, type Mask, type Rect } from './image.ts';
 import type { Face } from './faces.ts';
 import type { Person } from './people.ts';
 
@@ -154,21 +154,9 @@ function ownedMask(mask: Mask, owner: Int16Array, positions: readonly number[]):
   const data = new Float32Array(width * height);
   const picked = new Uint8Array(Math.max(1, ...positions.map((i) => i + 1)));
   for (const i of positions) picked[i] = 1;
-  let x0 = width;
-  let y0 = height;
-  let x1 = -1;
-  let y1 = -1;
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const o = owner[y * width + x];
-      if (o < 0 || !picked[o]) continue;
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-      if (y < y0) y0 = y;
-      if (y > y1) y1 = y;
-    }
-  }
-  if (x1 < 0) return { width, height, data };
+  const bounds = boundsWhere(width, height, (p) => owner[p] >= 0 && picked[owner[p]] === 1);
+  if (!bounds) return { width, height, data };
+  const [x0, y0, x1, y1] = [bounds.x, bounds.y, bounds.x + bounds.width - 1, bounds.y + bounds.height - 1];
   const sigma = Math.max(0.8, Math.max(width, height) / 800);
   const pad = Math.ceil(3 * sigma) + 2;
   const bx = Math.max(0, x0 - pad);

@@ -15,7 +15,7 @@
  */
 import sharp, { type OverlayOptions } from 'sharp';
 import { diffusionFill } from '#src/pipeline/inpaint.ts';
-import { createMask, imageFromBytes, imageToBytes, luma, type Image, type Mask } from '#src/pipeline/image.ts';
+import { boxSum, createMask, imageFromBytes, imageToBytes, luma, summedArea, type Image, type Mask } from '#src/pipeline/image.ts';
 import { fixture } from './fixtures.ts';
 
 /** A standing-person silhouette, in fractions of the picture's height (so it scales with the photo). */
@@ -261,19 +261,3 @@ function clamp8(v: number): number {
   return v >= 255 ? 255 : v > 0 ? Math.round(v) : 0;
 }
 
-function summedArea(plane: Float32Array, w: number, h: number): Float64Array {
-  const sat = new Float64Array((w + 1) * (h + 1));
-  for (let y = 0; y < h; y++) {
-    let row = 0;
-    for (let x = 0; x < w; x++) {
-      row += plane[y * w + x];
-      sat[(y + 1) * (w + 1) + x + 1] = sat[y * (w + 1) + x + 1] + row;
-    }
-  }
-  return sat;
-}
-
-function boxSum(sat: Float64Array, w: number, x0: number, y0: number, x1: number, y1: number): number {
-  const W = w + 1;
-  return sat[y1 * W + x1] - sat[y0 * W + x1] - sat[y1 * W + x0] + sat[y0 * W + x0];
-}
