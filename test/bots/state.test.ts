@@ -135,6 +135,20 @@ describe('bot state across a restart', () => {
     expect((await new RateLimiter(second, 1, 60_000).take('telegram:42')).ok).toBe(false);
   });
 
+  it('the file holds what is live: expired references and old rate logs are not written', async () => {
+    const clock = { t: 1_000_000 };
+    const store = await FileStateStore.open(dir, () => clock.t);
+    await store.set('telegram:ref:old', 'x', 1000);
+    await store.set('telegram:ref:live', 'y', 60_000);
+    await store.take('rate:telegram:1', 5, 60_000);
+    clock.t += 2 * 86_400_000; // two days later: the ref and the rate log are long gone
+    await store.set('telegram:ref:new', 'z', 60_000);
+    await store.close();
+    const saved = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8'));
+    expect(Object.keys(saved.values)).toEqual(['telegram:ref:new']);
+    expect(saved.logs).toEqual({});
+  });
+
   it('an unreadable state file starts empty instead of failing the start', async () => {
     fs.writeFileSync(path.join(dir, 'state.json'), '{"values": {"x": ');
     const store = await FileStateStore.open(dir);

@@ -34,6 +34,10 @@ export interface StateStore {
 const FILE_NAME = 'state.json';
 /** Keeps the file small: beyond this many keys, the ones closest to expiring go first. */
 const MAX_KEYS = 50_000;
+/** Changes are saved this long after the first unsaved one (and on close): one write per burst. */
+const WRITE_DELAY_MS = 1000;
+/** Rate logs are dropped from the file once their newest event is older than the longest window (a day). */
+const LOG_KEEP_MS = 86_400_000;
 
 interface Snapshot {
   values: Record<string, { value: string; expires?: number }>;
@@ -146,13 +150,18 @@ export class FileStateStore implements StateStore {
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.write();
-    }, 200);
+    }, WRITE_DELAY_MS);
     this.timer.unref();
   }
 
   private write(): void {
     const file = this.file;
     if (!file) return;
+    // Expired values and rate logs with nothing left in a day's window never reach the file, so it
+    // holds what is live rather than everything since the start.
+    const now = this.now();
+    for (const [key, entry] of this.values) if (entry.expires !== undefined && entry.expires <= now) this.values.delete(key);
+    for (const [key, times] of this.logs) if (times.every((t) => now - t >= LOG_KEEP_MS)) this.logs.delete(key);
     const snapshot: Snapshot = { values: Object.fromEntries(this.values), logs: Object.fromEntries(this.logs) };
     const body = JSON.stringify(snapshot);
     this.pending = this.pending.then(async () => {

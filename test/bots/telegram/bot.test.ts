@@ -342,7 +342,7 @@ describe('Telegram bot', () => {
     expect(fake.calls.slice(since).filter((c) => c.method === 'sendPhoto').map((c) => c.status)).toEqual([429, 200]);
 
     // Saved in the bot state file (ANIMEFY_DATA_DIR/state.json), shortly after the change.
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await new Promise((resolve) => setTimeout(resolve, 1300));
     const saved = JSON.parse(await fs.readFile(path.join(dataDir, 'state.json'), 'utf8'));
     expect(JSON.parse(saved.values[`settings:telegram:${bobDm.id}`].value)).toEqual({ style: 'shinkai' });
   });
