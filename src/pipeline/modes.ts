@@ -81,9 +81,13 @@ export function otherFaceLook(look: FaceLook): FaceLook {
 /**
  * What a job does with the picture: `animefy` (by mode), `erase` (removes the chosen people and
  * rebuilds the background behind them; photos only), `people` (the numbered picker preview, see
- * people-preview.ts).
+ * people-preview.ts), `sticker` (a die-cut cartoon of the person on a transparent background, see
+ * sticker.ts), `emoji` (an animated reaction sticker made from that cut-out, see emoji.ts), `smile`
+ * (a real photo, GIF or video with the faces made to smile, see smile.ts) and `landmarks` (each face's
+ * box and 68 points drawn on every frame, see landmarks.ts). A clip's sticker and emoji are made from
+ * its first frame.
  */
-export const OPERATIONS = ['animefy', 'erase', 'people'] as const;
+export const OPERATIONS = ['animefy', 'erase', 'people', 'sticker', 'emoji', 'smile', 'landmarks'] as const;
 export type Operation = (typeof OPERATIONS)[number];
 export const DEFAULT_OPERATION: Operation = 'animefy';
 
@@ -94,8 +98,25 @@ export function parseOperation(value: string): Operation {
   throw new AnimefyError('BAD_OPTION', { detail: `Operation must be one of ${OPERATIONS.join(', ')} (got "${value}").` });
 }
 
-/** The operation for a GIF or video: erase is for photos only (the one place that refuses it on a clip). */
+/**
+ * The operation for a GIF or video: erase is for photos only (the one place that refuses it on a
+ * clip). Sticker and emoji use the clip's first frame.
+ */
 export function clipOperation(operation: Operation | undefined): Exclude<Operation, 'erase'> {
   if (operation === 'erase') throw new AnimefyError('ERASE_NOT_FOR_CLIPS');
   return operation ?? 'animefy';
+}
+
+/** Operations whose result is a sticker or an animated emoji made from one picture (a clip's first frame). */
+export function isStickerOperation(operation: Operation | undefined): operation is 'sticker' | 'emoji' {
+  return operation === 'sticker' || operation === 'emoji';
+}
+
+/** The smile strength when none is given (`--amount`, `--smile`). */
+export const DEFAULT_SMILE_AMOUNT = 0.6;
+
+export function parseSmileAmount(value: string | number): number {
+  const n = typeof value === 'number' ? value : Number(String(value).trim());
+  if (Number.isFinite(n) && n >= 0 && n <= 1) return n;
+  throw new AnimefyError('BAD_OPTION', { detail: `The smile amount must be a number from 0 to 1 (got "${value}").` });
 }
