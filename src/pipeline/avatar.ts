@@ -1,7 +1,7 @@
 /**
  * `face` mode: instead of the whole picture, a square anime avatar of the largest face (head, hair
  * and shoulders), drawn by the face model (or by the scene model for `keep` faces), then colour,
- * grade and the optional upscale.
+ * grade and the optional upscale. A filter style (no model) grades the crop itself.
  */
 import { AnimefyError } from '../errors.ts';
 import type { ModelRuntime } from '../models/runtime.ts';
@@ -40,20 +40,22 @@ export async function avatar(
   const face = largestFace(faces);
   if (!face) throw new AnimefyError('NO_FACE_FOUND');
   const signal = request.signal;
-  // `keep` draws the avatar with the scene model, as it draws kept faces in a whole picture.
+  // `keep` draws the avatar with the scene model, as it draws kept faces in a whole picture; a filter
+  // style (no model) filters the crop itself.
   const faceModel = request.faces === 'keep' ? null : style.faceModel;
   const model = faceModel ?? style.sceneModel;
-  const entry = runtime.entry(model);
-  const size = entry.fixedSize ?? settings.avatarSize;
+  const entry = model === null ? undefined : runtime.entry(model);
+  const size = entry?.fixedSize ?? settings.avatarSize;
   // A wider frame than for blending: head, hair and shoulders, as an avatar. The frame is levelled by
   // the eyes and mouth, so a face lying on its side in the photo (found by face-orientation.ts) makes
   // the same upright avatar as the photo turned upright.
   const crop = cropForFrame(faceFrame(face, 1.25), size);
   const photoCrop = warpToCrop(decoded.image, crop);
-  let styled = await progress.stage('stylize', signal, () =>
-    runGenerator(runtime, model, photoCrop, entry.multipleOf, entry.fixedSize),
-  );
-  styled = await progress.stage('colour', signal, async () => transferLowFrequencyColour(styled, photoCrop, style.colour));
+  let styled = photoCrop;
+  if (model !== null && entry) {
+    styled = await progress.stage('stylize', signal, () => runGenerator(runtime, model, photoCrop, entry.multipleOf, entry.fixedSize));
+    styled = await progress.stage('colour', signal, async () => transferLowFrequencyColour(styled, photoCrop, style.colour));
+  }
   styled = await progress.stage('grade', signal, async () => applyGrade(styled, style.grade));
   let side = size * request.upscale;
   if (side * side > settings.maxOutputPixels) {

@@ -3,12 +3,15 @@
  * smoothing, flat colour areas (k-means), cel-shading bands, saturation/tone curves, ink outlines and
  * a soft glow. Sizes are given for a 1024 px long side and scale with the image.
  *
- * Order: smooth → (ink lines found here, on the clean picture) → colour → flat colours → cel bands
- * → tone → ink drawn → glow.
+ * Order: smooth → (ink lines found here, on the clean picture) → colour → flat colours, papercut or
+ * comic → cel bands → tone → ink drawn → glow → film. The three looks (looks.ts) are whole styles of
+ * their own, with no model before them.
  */
 import { clamp255, fromYCbCr, toYCbCr } from './color.ts';
 import { detectEdges, dilate, gaussianBlur, smoothPreservingEdges } from './filters.ts';
 import { luma, type Image } from './image.ts';
+import { comic, film, papercut, type ComicSpec, type FilmSpec, type LookMemory, type PapercutSpec } from './looks.ts';
+import { nearestColour, paletteOf } from './palette.ts';
 
 export interface GradeSpec {
   /** Edge-preserving smoothing: radius (px at 1024) and eps (in 0..255 units squared). */
@@ -32,9 +35,16 @@ export interface GradeSpec {
   outlines?: { strength: number; thickness: number; scale: number; amount: number };
   /** Soft glow around highlights, 0..1. */
   glow?: number;
+  /** Layered paper cut-outs in place of flat colours (looks.ts). */
+  papercut?: PapercutSpec;
+  /** Comic print: flat colours, halftone dots sized by the shading, ink lines (looks.ts). */
+  comic?: ComicSpec;
+  /** Faded film: curves, vignette, grain, applied last (looks.ts). */
+  film?: FilmSpec;
 }
 
-export function applyGrade(image: Image, grade: GradeSpec | undefined): Image {
+/** `memory`: what a clip's looks keep from frame to frame (their colours); none for a photo. */
+export function applyGrade(image: Image, grade: GradeSpec | undefined, memory?: LookMemory): Image {
   if (!grade || Object.keys(grade).length === 0) return image;
   const { width, height } = image;
   const unit = Math.max(width, height) / 1024;
@@ -42,14 +52,17 @@ export function applyGrade(image: Image, grade: GradeSpec | undefined): Image {
 
   if (grade.smooth) {
     data = smoothPreservingEdges(data, width, height, Math.max(1, Math.round(grade.smooth.radius * unit)), grade.smooth.eps);
-  } else {
+  } else if (!((grade.papercut || grade.comic) && grade.saturation === undefined && grade.vibrance === undefined)) {
+    // The steps below work in place; papercut and comic make a new picture before any of them.
     data = data.slice();
   }
   const ink = grade.outlines ? inkLines({ width, height, data }, grade.outlines, unit) : undefined;
   if (grade.saturation !== undefined || grade.vibrance !== undefined) {
     adjustSaturation(data, grade.saturation ?? 1, grade.vibrance ?? 0);
   }
-  if (grade.flatColours) data = flattenColours(data, grade.flatColours);
+  if (grade.papercut) data = papercut(data, width, height, grade.papercut, unit, memory);
+  else if (grade.comic) data = comic(data, width, height, grade.comic, unit, memory);
+  else if (grade.flatColours) data = flattenColours(data, grade.flatColours);
   if (grade.celBands) celShade(data, grade.celBands.levels, grade.celBands.softness);
   if (grade.brightness || grade.contrast) toneCurve(data, grade.brightness ?? 0, grade.contrast ?? 0);
   if (ink && grade.outlines) {
@@ -62,6 +75,7 @@ export function applyGrade(image: Image, grade: GradeSpec | undefined): Image {
     }
   }
   if (grade.glow) addGlow(data, width, height, grade.glow, unit);
+  if (grade.film) film(data, width, height, grade.film, unit);
   return { width, height, data };
 }
 
@@ -72,62 +86,15 @@ export function applyGrade(image: Image, grade: GradeSpec | undefined): Image {
  */
 export function flattenColours(rgb: Float32Array, colours: number): Float32Array {
   const data = toYCbCr(rgb);
-  const n = data.length / 3;
-  const step = Math.max(1, Math.floor(n / 20000));
-  const samples: number[] = [];
-  for (let p = 0; p < n; p += step) samples.push(p * 3);
-  // Seeds: samples sorted by luma, taken at evenly spaced quantiles.
-  const sorted = [...samples].sort((a, b) => data[a] - data[b]);
-  const k = Math.max(2, Math.min(colours, sorted.length));
-  const centres = new Float64Array(k * 3);
-  for (let c = 0; c < k; c++) {
-    const s = sorted[Math.floor(((c + 0.5) / k) * sorted.length)];
-    centres[c * 3] = data[s];
-    centres[c * 3 + 1] = data[s + 1];
-    centres[c * 3 + 2] = data[s + 2];
-  }
-  const sums = new Float64Array(k * 3);
-  const counts = new Float64Array(k);
-  for (let iter = 0; iter < 10; iter++) {
-    sums.fill(0);
-    counts.fill(0);
-    for (const s of samples) {
-      const c = nearest(centres, k, data[s], data[s + 1], data[s + 2]);
-      sums[c * 3] += data[s];
-      sums[c * 3 + 1] += data[s + 1];
-      sums[c * 3 + 2] += data[s + 2];
-      counts[c]++;
-    }
-    for (let c = 0; c < k; c++) {
-      if (counts[c] === 0) continue;
-      centres[c * 3] = sums[c * 3] / counts[c];
-      centres[c * 3 + 1] = sums[c * 3 + 1] / counts[c];
-      centres[c * 3 + 2] = sums[c * 3 + 2] / counts[c];
-    }
-  }
+  const centres = paletteOf(data, colours);
+  const k = centres.length / 3;
   for (let i = 0; i < data.length; i += 3) {
-    const c = nearest(centres, k, data[i], data[i + 1], data[i + 2]);
+    const c = nearestColour(centres, k, data[i], data[i + 1], data[i + 2]);
     data[i] = centres[c * 3];
     data[i + 1] = centres[c * 3 + 1];
     data[i + 2] = centres[c * 3 + 2];
   }
   return fromYCbCr(data);
-}
-
-function nearest(centres: Float64Array, k: number, r: number, g: number, b: number): number {
-  let best = 0;
-  let bestD = Infinity;
-  for (let c = 0; c < k; c++) {
-    const dr = centres[c * 3] - r;
-    const dg = centres[c * 3 + 1] - g;
-    const db = centres[c * 3 + 2] - b;
-    const d = dr * dr + 4 * (dg * dg + db * db);
-    if (d < bestD) {
-      bestD = d;
-      best = c;
-    }
-  }
-  return best;
 }
 
 /** Brightness in `levels` bands with smooth steps; chroma kept (scaled with the new brightness). */

@@ -17,9 +17,9 @@ export interface StyleDefinition {
   emoji: string;
   /** One line for menus and help. */
   description: string;
-  /** Generator for the whole picture. */
-  sceneModel: string;
-  /** Generator for aligned face crops; null = faces stay with the scene model. */
+  /** Generator for the whole picture; null = a built-in filter (the grade) on the photo itself. */
+  sceneModel: string | null;
+  /** Generator for aligned face crops; null = faces stay with the scene model (or the filter). */
   faceModel: string | null;
   /** How much of the photo's large-scale colour to keep. */
   colour: ColourTransfer;
@@ -33,6 +33,7 @@ export interface StyleDefinition {
 
 const ANIMEGAN_LICENCE = 'AnimeGANv3 weights: non-commercial use only';
 const WHITEBOX_LICENCE = 'White-box Cartoonization weights: CC BY-NC-SA 4.0, non-commercial';
+const FILTER_LICENCE = 'No model weights: built-in filter';
 
 export const STYLES: readonly StyleDefinition[] = Object.freeze([
   {
@@ -137,6 +138,60 @@ export const STYLES: readonly StyleDefinition[] = Object.freeze([
     approximation: true,
     licence: WHITEBOX_LICENCE,
   },
+  {
+    id: 'nostalgic',
+    label: 'Nostalgic',
+    emoji: '📼',
+    description: 'Faded film photo: soft blacks, warm light, muted colour, grain and a gentle vignette.',
+    sceneModel: null,
+    faceModel: null,
+    colour: { chroma: 0, luma: 0 },
+    grade: {
+      saturation: 0.65,
+      film: { fade: 0.13, warmth: 1, grain: 6, vignette: 0.5 },
+    },
+    approximation: false,
+    licence: FILTER_LICENCE,
+  },
+  {
+    id: 'papercut',
+    label: 'Papercut',
+    emoji: '✂️',
+    description: 'Layered paper cut-out: a few flat colour sheets stacked with soft shadows.',
+    sceneModel: null,
+    faceModel: null,
+    colour: { chroma: 0, luma: 0 },
+    grade: {
+      papercut: { layers: 6, smoothness: 2.5, shadowOffset: 0.008, shadow: 0.5, detail: 14, texture: 0.015 },
+    },
+    approximation: false,
+    licence: FILTER_LICENCE,
+  },
+  {
+    id: 'comic',
+    label: 'Comic',
+    emoji: '🗯️',
+    description: 'Comic-book print: bright flat colours, halftone dots in the shadows, bold ink lines.',
+    sceneModel: null,
+    faceModel: null,
+    colour: { chroma: 0, luma: 0 },
+    grade: {
+      comic: {
+        smooth: 4,
+        eps: 150,
+        lines: { strength: 0.95, width: 1.2, threshold: 1, softness: 5 },
+        colours: 10,
+        saturation: 1.5,
+        pitch: 6,
+        from: 0.42,
+        to: 1,
+        lift: 0.3,
+        ink: [24, 22, 36],
+      },
+    },
+    approximation: false,
+    licence: FILTER_LICENCE,
+  },
 ]);
 
 export const DEFAULT_STYLE = 'hayao';
@@ -182,18 +237,24 @@ export function resolveStyle(id: string, hasModel: (modelId: string) => boolean)
   return { ...style, trained: false };
 }
 
-/** Model ids a style can need (for fetch checks and registry tests). */
+/** True for a built-in filter: no model, the photo itself is the scene (faces included). */
+export function isFilterStyle(style: StyleDefinition): boolean {
+  return style.sceneModel === null;
+}
+
+/** Model ids a style can need (for fetch checks and registry tests); none for a filter. */
 export function styleModels(style: StyleDefinition): string[] {
-  return [style.sceneModel, ...(style.faceModel ? [style.faceModel] : [])];
+  return [style.sceneModel, style.faceModel].filter((id): id is string => id !== null);
 }
 
 /** The README's style table, generated from the registry (`npm run docs`). */
 export function stylesMarkdownTable(): string {
   const rows = STYLES.map((s) => {
-    const models = [s.sceneModel, s.faceModel && s.faceModel !== s.sceneModel ? `${s.faceModel} (faces)` : null]
-      .filter(Boolean)
-      .join(' + ');
-    return `| ${s.emoji} \`${s.id}\`${s.id === DEFAULT_STYLE ? ' (default)' : ''} | ${s.description} | ${models}${s.grade ? ' + grade' : ''} | ${s.licence} |`;
+    const models = isFilterStyle(s)
+      ? 'none: built-in filter'
+      : [s.sceneModel, s.faceModel && s.faceModel !== s.sceneModel ? `${s.faceModel} (faces)` : null].filter(Boolean).join(' + ') +
+        (s.grade ? ' + grade' : '');
+    return `| ${s.emoji} \`${s.id}\`${s.id === DEFAULT_STYLE ? ' (default)' : ''} | ${s.description} | ${models} | ${s.licence} |`;
   });
   return ['| style | what it looks like | models | weights licence |', '|---|---|---|---|', ...rows].join('\n');
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { getConfig } from '#src/config.ts';
 import { loadManifest } from '#src/models/manifest.ts';
-import { DEFAULT_STYLE, STYLES, findStyle, getStyle, resolveStyle, styleModels } from '#src/pipeline/styles.ts';
+import { DEFAULT_STYLE, STYLES, findStyle, getStyle, isFilterStyle, resolveStyle, styleModels, stylesMarkdownTable } from '#src/pipeline/styles.ts';
 
 const config = getConfig();
 const manifest = loadManifest(config.ANIMEFY_MODELS_DIR);
@@ -12,7 +12,7 @@ describe('style registry', () => {
   it('has every style the product promises, with unique ids and a default', () => {
     const ids = STYLES.map((s) => s.id);
     expect(new Set(ids).size).toBe(ids.length);
-    for (const id of ['hayao', 'shinkai', 'cartoon', 'sketch', 'genshin', 'shinchan', 'borderlands']) expect(ids).toContain(id);
+    for (const id of ['hayao', 'shinkai', 'cartoon', 'sketch', 'genshin', 'shinchan', 'borderlands', 'nostalgic', 'papercut', 'comic']) expect(ids).toContain(id);
     expect(DEFAULT_STYLE).toBe('hayao');
     expect(findStyle(DEFAULT_STYLE)).toBeDefined();
   });
@@ -23,7 +23,7 @@ describe('style registry', () => {
       expect(s.emoji.length).toBeGreaterThan(0);
       expect(s.description).not.toMatch(/\n/);
       expect(s.description.length).toBeLessThan(120);
-      expect(s.licence).toMatch(/commercial|CC BY/i);
+      expect(s.licence).toMatch(isFilterStyle(s) ? /no model weights/i : /commercial|CC BY/i);
       // Telegram callback data is ≤ 64 bytes: ids stay short.
       expect(Buffer.byteLength(`style:${s.id}`)).toBeLessThan(64);
     }
@@ -38,6 +38,22 @@ describe('style registry', () => {
         expect(fs.existsSync(path.join(config.ANIMEFY_MODELS_DIR, entry.file)), `${entry.file} installed`).toBe(true);
       }
     }
+  });
+
+  it('has built-in filters that need no model and are no approximation', () => {
+    const filters = STYLES.filter(isFilterStyle).map((s) => s.id);
+    expect(filters).toEqual(['nostalgic', 'papercut', 'comic']);
+    const looks = { nostalgic: 'film', papercut: 'papercut', comic: 'comic' } as const;
+    for (const id of filters) {
+      const s = getStyle(id);
+      expect(s.faceModel).toBeNull();
+      expect(styleModels(s)).toEqual([]);
+      expect(s.approximation).toBe(false);
+      expect(s.grade?.[looks[id as keyof typeof looks]], id).toBeDefined();
+      expect(stylesMarkdownTable()).toContain(`| ${s.emoji} \`${id}\` | ${s.description} | none: built-in filter | ${s.licence} |`);
+    }
+    // Styles with models name them in the table.
+    expect(stylesMarkdownTable()).toContain('| hayao + jp_face (faces) + grade |');
   });
 
   it('marks the recipes that stand in for unavailable models as approximations', () => {
