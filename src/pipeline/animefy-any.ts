@@ -4,16 +4,22 @@
  * pictures to the image pipeline and GIFs, animated WebP and videos to the media pipeline, picks the
  * output format the caller left open, and with `maxBytes` makes the result fit an upload limit
  * (fit-size.ts). Face mode on a clip is refused by the media pipeline (`clipMode` in modes.ts), erase
- * here (`clipOperation`); the people preview of a clip is drawn on its first frame.
+ * here (`clipOperation`); the people preview of a clip is drawn on its first frame, and its landmarks
+ * on every frame (MediaPipeline.landmarks).
  */
 import sharp from 'sharp';
 import { isOutputFormat, type OutputFormat } from './encode.ts';
 import { fitToBytes } from './fit-size.ts';
 import type { ImagePipeline } from './image-pipeline.ts';
 import { isMediaFormat, type MediaFormat } from './media/frames.ts';
-import type { MediaDetails, MediaPipeline } from './media/media-pipeline.ts';
+import type { FrameTransform, MediaDetails, MediaPipeline } from './media/media-pipeline.ts';
+import { SmileClip } from './smile.ts';
 import { detectMediaKind, type MediaKind } from './media/sniff.ts';
-import { clipOperation } from './modes.ts';
+import { checkCaption } from './caption.ts';
+import { makeEmoji, type EmojiFormat } from './emoji.ts';
+import { DEFAULT_EMOJI_EFFECT } from './emoji-effects.ts';
+import { clipOperation, isStickerOperation } from './modes.ts';
+import { DEFAULT_STICKER_SIZE } from './sticker-size.ts';
 import { checkPersonOption } from './person-choice.ts';
 import type { AnimefyRequest, AnimefyResult } from './types.ts';
 
@@ -54,6 +60,7 @@ export interface AnyResult extends Omit<AnimefyResult, 'format'> {
 export async function animefyAny(pipelines: Pipelines, input: Uint8Array, request: AnyRequest): Promise<AnyResult> {
   checkPersonOption(request.mode, request.operation, request.person);
   const kind = mediaKindOf(input, request.kind);
+  if (isStickerOperation(request.operation)) return runSticker(pipelines, input, kind, request);
   const result = kind === 'image' ? await runImage(pipelines.image, input, request) : await runMedia(pipelines.media, input, kind, request);
   const { maxBytes } = request;
   return maxBytes === undefined ? result : fitResult(pipelines.media, result, maxBytes, request.signal);
@@ -67,6 +74,57 @@ export function mediaKindOf(input: Uint8Array, declared?: MediaKind): MediaKind 
   return detectMediaKind(input) ?? declared ?? 'image';
 }
 
+/**
+ * A sticker, or an animated emoji drawn from one: a clip's first frame stands for the clip. The emoji
+ * animates the finished sticker (its PNG, at 512 px), so no model runs per frame; WebM (a Telegram
+ * video sticker) or GIF (Discord, the CLI; the default).
+ */
+async function runSticker(pipelines: Pipelines, input: Uint8Array, kind: MediaKind, request: AnyRequest): Promise<AnyResult> {
+  const started = performance.now();
+  const picture = kind === 'image' ? input : await firstFramePng(pipelines.media, input, request.signal);
+  const emoji = request.operation === 'emoji';
+  if (emoji && request.text !== undefined) checkCaption(request.text); // before any model runs
+  const stickerFormat = emoji ? 'png' : (preferred(request.format, isOutputFormat) ?? 'webp');
+  const made = await runImage(pipelines.image, picture, {
+    ...request,
+    operation: 'sticker',
+    format: stickerFormat,
+    // An emoji is drawn from the full-size sticker and scaled as it is animated.
+    size: emoji ? DEFAULT_STICKER_SIZE : request.size,
+  });
+  if (!emoji) return { ...made, kind };
+  const format: EmojiFormat = preferred(request.format, isMediaFormat) === 'webm' ? 'webm' : 'gif';
+  const t0 = performance.now();
+  request.onProgress?.({ stage: 'frames', percent: 80 });
+  const { data, info } = await sharp(made.data).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  const media = pipelines.media.settings;
+  const animated = await makeEmoji(
+    { width: info.width, height: info.height, data },
+    { effect: request.effect ?? DEFAULT_EMOJI_EFFECT, text: request.text, format, size: request.size },
+    { ffmpeg: media.paths, tempRoot: media.tempDir, signal: request.signal },
+  );
+  request.onProgress?.({ stage: 'encode', percent: 100 });
+  const timings = { ...made.timings, emoji: Math.round(performance.now() - t0), total: Math.round(performance.now() - started) };
+  return {
+    ...made,
+    operation: 'emoji',
+    kind,
+    data: animated.data,
+    format,
+    mime: animated.mime,
+    width: animated.width,
+    height: animated.height,
+    timings,
+    media: { frames: animated.frames, fps: animated.fps, duration: animated.duration, hasAudio: false, faceRuns: 0, faceReuses: 0 },
+  };
+}
+
+/** A clip's first frame as a PNG, for a sticker or an emoji. */
+async function firstFramePng(media: MediaPipeline, input: Uint8Array, signal: AbortSignal | undefined): Promise<Buffer> {
+  const frame = await media.firstFrame(input, signal);
+  return sharp(frame.rgb, { raw: { width: frame.width, height: frame.height, channels: 3 } }).png({ compressionLevel: 1 }).toBuffer();
+}
+
 async function runImage(image: ImagePipeline, input: Uint8Array, request: AnyRequest): Promise<AnyResult> {
   const format = preferred(request.format, isOutputFormat) ?? (await defaultFormat(input));
   const result = await image.animefy(input, {
@@ -77,6 +135,11 @@ async function runImage(image: ImagePipeline, input: Uint8Array, request: AnyReq
     faces: request.faces,
     operation: request.operation,
     person: request.person,
+    body: request.body,
+    effect: request.effect,
+    text: request.text,
+    size: request.size,
+    smile: request.smile,
     format,
     signal: request.signal,
     onProgress: request.onProgress,
@@ -85,7 +148,14 @@ async function runImage(image: ImagePipeline, input: Uint8Array, request: AnyReq
 }
 
 async function runMedia(media: MediaPipeline, input: Uint8Array, kind: MediaKind, request: AnyRequest): Promise<AnyResult> {
-  if (clipOperation(request.operation) === 'people') {
+  const operation = clipOperation(request.operation);
+  if (operation === 'landmarks' || operation === 'smile') {
+    // The clip stays real: no style model runs.
+    const common = { format: preferred(request.format, isMediaFormat), style: request.style, mode: request.mode, signal: request.signal, onProgress: request.onProgress };
+    const result = operation === 'smile' ? await media.smile(input, { ...common, amount: request.smile }) : await media.landmarks(input, common);
+    return { ...result, kind };
+  }
+  if (operation === 'people') {
     // The picker for a clip: its first frame, numbered as person mode will number it.
     const frame = await media.firstFrame(input, request.signal);
     const format = preferred(request.format, isOutputFormat) ?? 'jpeg';
@@ -100,10 +170,17 @@ async function runMedia(media: MediaPipeline, input: Uint8Array, kind: MediaKind
     faces: request.faces,
     person: request.person,
     format: preferred(request.format, isMediaFormat),
+    // `--smile` with a style: the faces smile on every frame before it is stylized.
+    ...(request.smile !== undefined ? { transform: smileTransform(media, request.smile) } : {}),
     signal: request.signal,
     onProgress: request.onProgress,
   });
   return { ...result, kind };
+}
+
+function smileTransform(media: MediaPipeline, amount: number): FrameTransform {
+  const smiler = new SmileClip(media.image.runtime, { amount });
+  return (photo, faces, index) => smiler.frame(photo, faces, index);
 }
 
 /** The first format asked for of one family (pictures or clips). */

@@ -4,6 +4,9 @@
  *   decode → faces → person mask → stylize(scene) → colour → stylize(faces) + Poisson blend
  *          → grade → upscale (opt-in) → compose by mode at the output size → encode
  *
+ * A filter style (nostalgic, papercut, comic) runs no model: no scene or face stylizing, the photo at
+ * working size goes straight to the grade, whose look (looks.ts) is the whole style.
+ *
  * `person` mode picks people first (find-people.ts: boxes, one mask each, the choice), runs the same
  * stages on the part of the photo around the chosen ones only (their faces only), and composes them
  * over the photo with the chosen people rebuilt away (person-layer.ts, inpaint.ts), so no outline of
@@ -28,6 +31,7 @@ import { detectFacesAnyOrientation } from './face-orientation.ts';
 import type { Face } from './faces.ts';
 import { choosePeople, facesOf, findPeople, type ChosenPeople, type PeopleInPicture } from './find-people.ts';
 import { applyGrade } from './grade.ts';
+import type { LookMemory } from './looks.ts';
 import {
   blendImages,
   cropImage,
@@ -42,13 +46,16 @@ import {
   type Rect,
 } from './image.ts';
 import { inpaint } from './inpaint.ts';
+import { landmarksResult } from './landmarks.ts';
 import { DEFAULT_FACE_LOOK, type FaceLook, type Mode, type Operation, type Quality, type UpscaleFactor } from './modes.ts';
 import { personBoxes, type PersonBox } from './people.ts';
 import { drawPeoplePreview } from './people-preview.ts';
 import { checkPersonOption, DEFAULT_PERSON_CHOICE } from './person-choice.ts';
 import { PERSON_HOLE_GROWTH, personHole, regionAround } from './person-layer.ts';
 import { segmentPerson } from './person-mask.ts';
+import { smileDecoded, smilePhoto } from './smile.ts';
 import { Progress, type Stage } from './progress.ts';
+import { sticker } from './sticker.ts';
 import { resolveStyle, type ResolvedStyle } from './styles.ts';
 import { fitToFixedTiles, stylizeImage } from './stylize.ts';
 import {
@@ -98,6 +105,8 @@ export interface FrameRequest {
   memory?: FaceRendererMemory;
   /** Frames with a shorter side are enlarged to it for the scene model (default 256). */
   sceneMinSide?: number;
+  /** What a filter style keeps from frame to frame (its colours): one per clip. */
+  looks?: LookMemory;
   signal?: AbortSignal;
 }
 
@@ -152,15 +161,18 @@ export class ImagePipeline {
     checkPersonOption(request.mode, operation, request.person);
     const style = this.style(request.style);
     const { mode } = request;
-    const stages = planStages(mode, request.upscale, style, operation);
+    const smile = operation === 'animefy' ? request.smile : undefined;
+    const stages = planStages(mode, request.upscale, style, operation, smile !== undefined);
     const progress = new Progress(stages, request.onProgress);
     const signal = request.signal;
     const notes: string[] = [];
 
-    const decoded = await progress.stage('decode', signal, () => this.decode(input));
+    let decoded = await progress.stage('decode', signal, () => this.decode(input));
     if (operation === 'erase') return erasePeople(this.runtime, decoded, request, progress, notes);
     if (operation === 'people') return this.previewResult(decoded, request, progress);
-    const photo = decoded.image;
+    if (operation === 'smile') return smilePhoto(this.runtime, decoded, request, progress, notes, { threshold: this.settings.faceThreshold });
+    if (operation === 'landmarks') return landmarksResult(this.runtime, this.settings, decoded, request, progress);
+    let photo = decoded.image;
 
     let faces: Face[] = [];
     if (stages.includes('faces')) {
@@ -171,7 +183,15 @@ export class ImagePipeline {
       );
       faces = found.faces;
     }
+    if (smile !== undefined) {
+      // `--smile`: the photo (working and full size) smiles before anything is stylized (smile.ts).
+      const started = performance.now();
+      ({ decoded, faces } = await smileDecoded(this.runtime, decoded, faces, smile, notes));
+      photo = decoded.image;
+      progress.timings.smile = Math.round(performance.now() - started);
+    }
 
+    if (operation === 'sticker') return sticker(this.runtime, this.settings, decoded, faces, style, request, progress, notes);
     if (mode === 'face') {
       return avatar(this.runtime, this.settings, decoded, faces, style, request, progress, notes);
     }
@@ -192,8 +212,10 @@ export class ImagePipeline {
     }
 
     // `fast` quality works on a canvas of about ANIMEFY_FAST_SCENE_PIXELS from here on (colour, faces,
-    // grade); compose upsamples once, with Lanczos, to the output size. `high` keeps the working size.
-    const canvasScale = this.canvasScale(photo, request.quality);
+    // grade); compose upsamples once, with Lanczos, to the output size. `high` keeps the working size,
+    // and so does a filter style (it costs little, and grain and dots would blur when enlarged).
+    const filter = style.sceneModel === null;
+    const canvasScale = filter ? 1 : this.canvasScale(photo, request.quality);
     const canvasWidth = Math.max(1, Math.round(photo.width * canvasScale));
     const canvasHeight = Math.max(1, Math.round(photo.height * canvasScale));
 
@@ -208,13 +230,18 @@ export class ImagePipeline {
     const subjectWidth = canvasRegion?.width ?? canvasWidth;
     const subjectHeight = canvasRegion?.height ?? canvasHeight;
 
-    const scene = await progress.stage('stylize', signal, () =>
-      this.stylizeScene(subject, style, request.quality, signal, progress, undefined, region && canvasScale),
-    );
-    // Colour at the scene model's resolution (only low frequencies change), then fitted to the canvas.
-    let styled = await progress.stage('colour', signal, () =>
-      resizeImageLanczos(transferLowFrequencyColour(scene.styled, scene.source, style.colour), subjectWidth, subjectHeight),
-    );
+    // A filter style has no scene model: the photo itself is the scene, and the grade makes the look.
+    let styled = subject;
+    const sceneModel = style.sceneModel;
+    if (sceneModel !== null) {
+      const scene = await progress.stage('stylize', signal, () =>
+        this.stylizeScene(subject, sceneModel, request.quality, signal, progress, undefined, region && canvasScale),
+      );
+      // Colour at the scene model's resolution (only low frequencies change), then fitted to the canvas.
+      styled = await progress.stage('colour', signal, () =>
+        resizeImageLanczos(transferLowFrequencyColour(scene.styled, scene.source, style.colour), subjectWidth, subjectHeight),
+      );
+    }
 
     let stylizedFaces = 0;
     const rendererOf = new Map<Face, FaceRenderer>();
@@ -320,10 +347,13 @@ export class ImagePipeline {
    */
   async stylizeFrame(photo: Image, frame: FrameRequest): Promise<Image> {
     const { style, quality, signal } = frame;
-    const silent = new Progress(['stylize']);
-    const scene = await this.stylizeScene(photo, style, quality, signal, silent, frame.sceneMinSide);
-    throwIfCancelled(signal);
-    let styled = await resizeImageLanczos(transferLowFrequencyColour(scene.styled, scene.source, style.colour), photo.width, photo.height);
+    let styled = photo;
+    if (style.sceneModel !== null) {
+      const silent = new Progress(['stylize']);
+      const scene = await this.stylizeScene(photo, style.sceneModel, quality, signal, silent, frame.sceneMinSide);
+      throwIfCancelled(signal);
+      styled = await resizeImageLanczos(transferLowFrequencyColour(scene.styled, scene.source, style.colour), photo.width, photo.height);
+    }
     if (style.faceModel && frame.faces.length > 0 && frame.mode !== 'background') {
       const blended = await stylizeFaces(this.runtime, photo, styled, frame.faces, {
         faceModel: style.faceModel,
@@ -337,7 +367,7 @@ export class ImagePipeline {
       });
       styled = blended.image;
     }
-    styled = applyGrade(styled, style.grade);
+    styled = applyGrade(styled, style.grade, frame.looks);
     if (frame.mask && frame.mode === 'person') styled = blendImages(photo, styled, frame.mask);
     if (frame.mask && frame.mode === 'background') styled = blendImages(styled, photo, frame.mask);
     return styled;
@@ -398,25 +428,25 @@ export class ImagePipeline {
   }
 
   /**
-   * The scene model over the whole picture; in `fast` quality on a reduced copy (about
+   * A scene model over the whole picture; in `fast` quality on a reduced copy (about
    * ANIMEFY_FAST_SCENE_PIXELS, or the fewest tiles of a fixed-size model). Returns the result and the
    * picture it was made from (same size). `scale` overrides the reduction (a crop of a picture).
    */
   private async stylizeScene(
     photo: Image,
-    style: ResolvedStyle,
+    sceneModel: string,
     quality: Quality,
     signal: AbortSignal | undefined,
     progress: Progress,
     minSide?: number,
     scale?: number,
   ): Promise<{ styled: Image; source: Image }> {
-    const fixedSize = this.runtime.entry(style.sceneModel).fixedSize;
+    const fixedSize = this.runtime.entry(sceneModel).fixedSize;
     // `scale`: a part of a picture runs at the whole picture's scale, so it looks the same as in full mode.
     const k =
       quality === 'fast' && fixedSize ? fitToFixedTiles(photo.width, photo.height, fixedSize) : (scale ?? this.canvasScale(photo, quality));
     const source = k < 1 ? resizeImage(photo, Math.round(photo.width * k), Math.round(photo.height * k)) : photo;
-    const styled = await stylizeImage(this.runtime, style.sceneModel, source, {
+    const styled = await stylizeImage(this.runtime, sceneModel, source, {
       tilePixels: this.settings.tilePixels,
       minSide,
       signal,
@@ -446,15 +476,29 @@ export class ImagePipeline {
 }
 
 /** The stages a request will go through, in order (drives the progress percentage). */
-export function planStages(mode: Mode, upscale: UpscaleFactor, style: ResolvedStyle, operation: Operation = 'animefy'): Stage[] {
+export function planStages(
+  mode: Mode,
+  upscale: UpscaleFactor,
+  style: ResolvedStyle,
+  operation: Operation = 'animefy',
+  smile = false,
+): Stage[] {
   // Erase: find the people, rebuild the background (reported as `stylize`), compose.
   if (operation === 'erase') return ['decode', 'mask', 'stylize', 'compose', 'encode'];
   if (operation === 'people') return ['decode', 'mask', 'encode'];
+  // Smile: faces and their points (`faces`), the warp at full size (`compose`).
+  if (operation === 'smile') return ['decode', 'faces', 'compose', 'encode'];
+  // Landmarks: faces and their points, drawn (compose).
+  if (operation === 'landmarks') return ['decode', 'faces', 'compose', 'encode'];
+  // Sticker: faces, the person mask, the models (face_stylize only for `body`), the die-cut as `compose`.
+  if (operation === 'sticker') return ['decode', 'faces', 'mask', 'stylize', 'colour', 'face_stylize', 'grade', 'compose', 'encode'];
   const stages: Stage[] = ['decode'];
   const needsFaces = mode === 'face' || ((mode === 'full' || mode === 'person') && style.faceModel !== null);
-  if (needsFaces) stages.push('faces');
+  // A smile before stylizing needs the faces in any mode (smile.ts warps right after them).
+  if (needsFaces || smile) stages.push('faces');
   if (mode === 'person' || mode === 'background') stages.push('mask');
-  stages.push('stylize', 'colour');
+  // A filter style runs no model: its whole look is the grade.
+  if (style.sceneModel !== null) stages.push('stylize', 'colour');
   if (needsFaces && mode !== 'face') stages.push('face_stylize');
   stages.push('grade');
   if (upscale > 1) stages.push('upscale');
