@@ -6,6 +6,7 @@ import type { AnimefyError } from '../errors.ts';
 import type { OutputFormat } from '../pipeline/encode.ts';
 import type { MediaFormat } from '../pipeline/media/frames.ts';
 import type { MediaDetails } from '../pipeline/media/media-pipeline.ts';
+import type { EmojiEffect } from '../pipeline/emoji-effects.ts';
 import type { FaceLook, Mode, Operation, Quality, UpscaleFactor } from '../pipeline/modes.ts';
 import type { PersonChoice } from '../pipeline/person-choice.ts';
 import type { ProgressEvent } from '../pipeline/progress.ts';
@@ -32,7 +33,10 @@ export interface JobOptions {
    * What the job does: `animefy` (default, by mode); `erase` removes the chosen people and rebuilds
    * the background (photos only: ERASE_NOT_FOR_CLIPS on a clip; style and mode are ignored);
    * `people` returns the numbered picker picture (JPEG unless `format` says otherwise; a clip's is its
-   * first frame) with `result.people` listing who is in it (NO_PERSON_FOUND when nobody is).
+   * first frame) with `result.people` listing who is in it (NO_PERSON_FOUND when nobody is);
+   * `sticker` a transparent die-cut sticker (WebP, or PNG), `emoji` an animated one (WebM VP9 with
+   * alpha, or GIF), both from a clip's first frame; `smile` the real picture or clip with the faces
+   * smiling; `landmarks` each face's box and 68 points drawn on every frame (`result.landmarks`).
    */
   operation?: Operation;
   /**
@@ -41,6 +45,16 @@ export interface JobOptions {
    * with PERSON_NOT_FOUND (its message names how many people there are). Set in another mode: BAD_OPTION.
    */
   person?: PersonChoice;
+  /** Sticker and emoji: the whole person instead of the face and shoulders. */
+  body?: boolean;
+  /** Emoji: the animation (default `bounce`). */
+  effect?: EmojiEffect;
+  /** Emoji: a short caption (at most MAX_CAPTION_CHARS characters the caption font can draw). */
+  text?: string;
+  /** Sticker and emoji: the long side in px (16–512; default 512, a GIF emoji 128). */
+  size?: number;
+  /** Smile strength 0..1: for `smile` (default 0.6), or with `animefy` the faces smile before stylizing. */
+  smile?: number;
   /**
    * Output format: png/jpeg/webp for pictures (default: PNG with transparency, else JPEG), gif/mp4/webm
    * for GIFs and videos (default: GIF for a GIF, MP4 for a video). A format of the other family is

@@ -5,7 +5,9 @@
 import { AnimefyError, formatBytes } from '../errors.ts';
 import { isOutputFormat, OUTPUT_FORMATS } from '../pipeline/encode.ts';
 import { isMediaFormat, MEDIA_FORMATS } from '../pipeline/media/frames.ts';
-import { clipMode, clipOperation, parseFaceLook, parseMode, parseOperation, parseQuality, parseUpscale } from '../pipeline/modes.ts';
+import { parseEmojiEffect } from '../pipeline/emoji-effects.ts';
+import { clipMode, clipOperation, parseFaceLook, parseMode, parseOperation, parseQuality, parseSmileAmount, parseUpscale } from '../pipeline/modes.ts';
+import { parseStickerSize } from '../pipeline/sticker-size.ts';
 import { checkPersonOption, parsePersonChoice } from '../pipeline/person-choice.ts';
 import { getStyle } from '../pipeline/styles.ts';
 import { MEDIA_KINDS, type JobRequest } from './types.ts';
@@ -31,6 +33,11 @@ export function validateRequest(request: JobRequest, limits: SubmitLimits): void
   if (options.operation !== undefined) parseOperation(options.operation);
   if (options.person !== undefined) parsePersonChoice(options.person);
   checkPersonOption(options.mode, options.operation, options.person);
+  if (options.body !== undefined && typeof options.body !== 'boolean') throw new AnimefyError('BAD_OPTION', { detail: 'body must be true or false.' });
+  if (options.effect !== undefined) parseEmojiEffect(options.effect);
+  if (options.text !== undefined && typeof options.text !== 'string') throw new AnimefyError('BAD_OPTION', { detail: 'The caption must be text.' });
+  if (options.size !== undefined) parseStickerSize(options.size);
+  if (options.smile !== undefined) parseSmileAmount(options.smile);
   if (options.format !== undefined && !isOutputFormat(options.format) && !isMediaFormat(options.format)) {
     throw new AnimefyError('BAD_OPTION', { detail: `Output format must be one of ${[...OUTPUT_FORMATS, ...MEDIA_FORMATS].join(', ')}.` });
   }

@@ -130,6 +130,47 @@ describe('animefy CLI', () => {
     expect(JSON.parse(clip.stdout.trim())).toMatchObject({ error: 'ERASE_NOT_FOR_CLIPS' });
   });
 
+  it('makes a sticker and an animated emoji with kind in the JSON line, and refuses a caption the font lacks', async () => {
+    const sticker = await animefy(['sticker', fixturePath('portrait_frontal_1.jpg'), '--json']);
+    expect(sticker.code, sticker.stderr).toBe(0);
+    const line = JSON.parse(sticker.stdout.trim());
+    expect(line).toMatchObject({ output: 'portrait_frontal_1.sticker.webp', kind: 'sticker', operation: 'sticker' });
+    const meta = await sharp(path.join(out, line.output)).metadata();
+    expect([meta.format, meta.hasAlpha, Math.max(meta.width!, meta.height!)]).toEqual(['webp', true, 512]);
+
+    const emoji = await animefy(['emoji', fixturePath('portrait_frontal_1.jpg'), '--effect', 'spin', '--text', 'gm', '--json']);
+    expect(emoji.code, emoji.stderr).toBe(0);
+    const animated = JSON.parse(emoji.stdout.trim());
+    expect(animated).toMatchObject({ output: 'portrait_frontal_1.emoji-spin.gif', kind: 'emoji', width: 128, height: 128 });
+    expect(animated.media.frames).toBeGreaterThan(10);
+    expect(fs.statSync(path.join(out, animated.output)).size).toBeLessThanOrEqual(256 * 1024);
+
+    const tofu = await animefy(['emoji', fixturePath('portrait_frontal_1.jpg'), '--text', 'gm 🔥', '--json']);
+    expect(tofu.code).toBe(1);
+    expect(JSON.parse(tofu.stdout.trim())).toMatchObject({ error: 'CAPTION_UNSUPPORTED' });
+    const misplaced = await animefy([fixturePath('portrait_frontal_1.jpg'), '--effect', 'spin']);
+    expect(misplaced.code).toBe(2);
+    expect(misplaced.stderr).toMatch(/--effect goes with animefy emoji/);
+  });
+
+  it('smiles on a real photo and writes landmarks with their points as JSON', async () => {
+    const smile = await animefy(['smile', fixturePath('portrait_frontal_2.jpg'), '--amount', '0.8', '--json']);
+    expect(smile.code, smile.stderr).toBe(0);
+    expect(JSON.parse(smile.stdout.trim())).toMatchObject({ output: 'portrait_frontal_2.smile.jpg', operation: 'smile', faces: 1 });
+
+    const pointsFile = path.join(out, 'clip.points.json');
+    const marked = await animefy(['landmarks', fixturePath('face_clip.gif'), '--points', pointsFile, '--json']);
+    expect(marked.code, marked.stderr).toBe(0);
+    const line = JSON.parse(marked.stdout.trim());
+    expect(line).toMatchObject({ output: 'face_clip.landmarks.gif', operation: 'landmarks', points: pointsFile });
+    const points = JSON.parse(fs.readFileSync(pointsFile, 'utf8'));
+    expect(points.frames).toBe(line.media.frames);
+    const framesWithFaces = new Set(points.faces.map((f: { frame: number }) => f.frame));
+    expect(framesWithFaces.size).toBe(line.media.frames);
+    expect(points.faces[0]).toMatchObject({ kind: 'real', id: expect.any(Number) });
+    expect(points.faces[0].points).toHaveLength(68);
+  });
+
   it('lists the styles from the registry and prints help', async () => {
     const list = await animefy(['--list-styles']);
     expect(list.code).toBe(0);
@@ -139,5 +180,7 @@ describe('animefy CLI', () => {
     expect(help.stdout).toMatch(/animefy erase <input/);
     expect(help.stdout).toMatch(/animefy people <input/);
     expect(help.stdout).toMatch(/-p, --person <who>/);
+    for (const command of ['sticker', 'emoji', 'smile', 'landmarks']) expect(help.stdout).toContain(`animefy ${command} <input`);
+    expect(help.stdout).toMatch(/hearts/);
   });
 });
