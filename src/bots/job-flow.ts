@@ -9,6 +9,7 @@
  */
 import type { Logger } from 'pino';
 import { AnimefyError, isAnimefyError, userMessage } from '../errors.ts';
+import { DEFAULT_EMOJI_EFFECT, EMOJI_EFFECT_IDS, type EmojiEffect } from '../pipeline/emoji-effects.ts';
 import { detectMediaKind, type MediaKind } from '../pipeline/media/sniff.ts';
 import type { FaceLook, Mode, UpscaleFactor } from '../pipeline/modes.ts';
 import type { JobHandle, JobOptions, JobQueue, JobResult } from '../queue/types.ts';
@@ -25,6 +26,15 @@ export interface JobChoices {
   mode: Mode;
   upscale: UpscaleFactor;
   faces: FaceLook;
+}
+
+/** The choices of a sticker, an emoji or a smile, on either platform (see JobOptions). */
+export type JobExtras = Pick<JobOptions, 'body' | 'effect' | 'text' | 'smile'>;
+
+/** The effect after `current` in the list (the first after a still sticker): "Another effect". */
+export function nextEffect(current: EmojiEffect | undefined): EmojiEffect {
+  if (!current) return DEFAULT_EMOJI_EFFECT;
+  return EMOJI_EFFECT_IDS[(EMOJI_EFFECT_IDS.indexOf(current) + 1) % EMOJI_EFFECT_IDS.length];
 }
 
 /** Where the user watches one job. Every method is called at most once except `status`. */

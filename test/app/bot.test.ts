@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBots } from '#src/app/bot.ts';
+import { commandDefinitions } from '#src/bots/discord/commands/index.ts';
 import { processPolicy } from '#src/app/process-policy.ts';
 import { childLogger } from '#src/log.ts';
 import { parseConfig, REPO_ROOT } from '#src/config.ts';
@@ -81,7 +82,7 @@ describe('npm start', () => {
     );
     try {
       await fake.waitForCall('deleteWebhook', undefined, { timeoutMs: 60_000 });
-      await discord.waitFor(() => discord.commands.global.length === 7, 30_000, () => 'the Discord commands registered');
+      await discord.waitFor(() => discord.commands.global.length === commandDefinitions().length, 30_000, () => 'the Discord commands registered');
       const about = await discord.slashCommand({ name: 'about' });
       expect((await about.waitForAck(10_000)).data.content).toMatch(/non-commercial/);
       const message = fake.userText({ chat: dm, from: alice, text: '/help' });

@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { commandDefinitions } from '#src/bots/discord/commands/index.ts';
 import { REPO_ROOT } from '#src/config.ts';
 import { FakeDiscord } from '../fakes/fake-discord.ts';
 
@@ -31,9 +32,9 @@ describe('npm run discord:register', () => {
     const env = { DISCORD_TOKEN: fake.token, DISCORD_APP_ID: fake.appId, DISCORD_GUILD_ID: fake.guildId };
     const first = await register(env);
     expect(first.code).toBe(0);
-    expect(first.output).toContain(`Registered 7 Discord commands (guild ${fake.guildId})`);
+    expect(first.output).toContain(`Registered ${commandDefinitions().length} Discord commands (guild ${fake.guildId})`);
     const commands = fake.commands.guild.get(fake.guildId)!;
-    expect(commands.map((c) => c.name).sort()).toEqual(['Animefy', 'about', 'animefy', 'erase', 'result', 'style', 'styles']);
+    expect(commands.map((c) => c.name).sort()).toEqual(commandDefinitions().map((c) => c.name).sort());
     expect(fake.commands.global).toEqual([]);
 
     const second = await register(env);

@@ -12,6 +12,8 @@ export type ComponentAction =
   | { kind: 'pick'; ref: string }
   | { kind: 'upscale'; ref: string }
   | { kind: 'faces'; ref: string }
+  /** Under a sticker or emoji: an animated emoji of the same file with the next effect. */
+  | { kind: 'effect'; ref: string }
   /** The numbered people preview's menu: the referenced job, on the person picked. */
   | { kind: 'person'; ref: string }
   | { kind: 'delete'; requesterId: string }
@@ -29,6 +31,7 @@ export function encodeAction(action: ComponentAction): string {
     case 'pick':
     case 'upscale':
     case 'faces':
+    case 'effect':
     case 'person':
       id = `${PREFIX}:${action.kind}:${action.ref}`;
       break;
@@ -53,6 +56,7 @@ export function decodeAction(customId: string): ComponentAction | undefined {
     case 'pick':
     case 'upscale':
     case 'faces':
+    case 'effect':
     case 'person':
       return { kind, ref: a };
     case 'delete':
@@ -103,6 +107,18 @@ export function resultButtons(options: {
     new ButtonBuilder().setCustomId(encodeAction({ kind: 'delete', requesterId: options.requesterId })).setLabel('Delete').setEmoji('🗑').setStyle(ButtonStyle.Danger),
   );
   return row;
+}
+
+/** Under a sticker: ✨ Animate it; under an emoji: 🔁 Another effect. Then 🗑 Delete (the requester only). */
+export function stickerButtons(options: { ref: string; requesterId: string; animated: boolean }): ActionRowBuilder<ButtonBuilder> {
+  return new ActionRowBuilder<ButtonBuilder>().addComponents(
+    new ButtonBuilder()
+      .setCustomId(encodeAction({ kind: 'effect', ref: options.ref }))
+      .setLabel(options.animated ? 'Another effect' : 'Animate it')
+      .setEmoji(options.animated ? '🔁' : '✨')
+      .setStyle(ButtonStyle.Primary),
+    new ButtonBuilder().setCustomId(encodeAction({ kind: 'delete', requesterId: options.requesterId })).setLabel('Delete').setEmoji('🗑').setStyle(ButtonStyle.Danger),
+  );
 }
 
 /** 📥 Get my result: hands over what waits for the requester (a late result the bot could neither post nor DM). */

@@ -8,19 +8,21 @@
 import { DiscordAPIError, MessageFlags, RESTJSONErrorCodes, type RepliableInteraction } from 'discord.js';
 import type { Logger } from 'pino';
 import { AnimefyError, isAnimefyError } from '../../errors.ts';
-import type { FaceLook, Mode, Operation, UpscaleFactor } from '../../pipeline/modes.ts';
+import { EMOJI_EFFECTS } from '../../pipeline/emoji-effects.ts';
+import { isStickerOperation, type FaceLook, type Mode, type Operation, type UpscaleFactor } from '../../pipeline/modes.ts';
+import { discordEmojiFromSticker } from '../../pipeline/sticker.ts';
 import type { PersonChoice } from '../../pipeline/person-choice.ts';
-import type { JobQueue, JobResult } from '../../queue/types.ts';
+import type { JobOptions, JobQueue, JobResult } from '../../queue/types.ts';
 import type { ActiveJob } from '../active-jobs.ts';
 import { downloadTooLarge, fetchMedia } from '../fetch-media.ts';
-import { canUpscale, PlatformJobs, resultFileName, warningText, type Admission } from '../job-flow.ts';
+import { canUpscale, PlatformJobs, resultFileName, warningText, type Admission, type JobExtras } from '../job-flow.ts';
 import type { RateLimiter } from '../rate-limit.ts';
 import type { ReferenceStore } from '../references.ts';
 import type { PendingResults } from '../result-store.ts';
-import { offerFaceSwitch, resultCaption } from '../result-caption.ts';
-import { cancelButton, personMenu, resultButtons } from './components.ts';
+import { markedFaces, offerFaceSwitch, resultCaption } from '../result-caption.ts';
+import { cancelButton, personMenu, resultButtons, stickerButtons } from './components.ts';
 import { declaredKind, isAllowedMediaUrl, isExpiredMediaUrl, type MediaSource } from './media.ts';
-import { describeDiscordError, JobReply } from './reply.ts';
+import { describeDiscordError, JobReply, type ResultPayload } from './reply.ts';
 
 export interface DiscordLimits {
   /** Largest input fetched. */
@@ -51,6 +53,8 @@ export interface JobReference {
   operation?: Operation;
   /** Person mode and erase: who. */
   person?: PersonChoice;
+  /** Sticker, emoji, smile: their choices. */
+  extras?: JobExtras;
 }
 
 export interface JobSpec {
@@ -65,6 +69,8 @@ export interface JobSpec {
   person?: PersonChoice;
   /** For a `people` job: what a pick runs next. */
   pickFor?: Exclude<Operation, 'people'>;
+  /** Sticker, emoji, smile: their choices. */
+  extras?: JobExtras;
 }
 
 export interface DiscordJobsDeps {
@@ -145,7 +151,8 @@ export class DiscordJobs extends PlatformJobs {
         maxBytes,
         ...(spec.operation ? { operation: spec.operation } : {}),
         ...(spec.person ? { person: spec.person } : {}),
-        ...(spec.operation === 'people' ? { format: 'jpeg' as const } : {}),
+        ...spec.extras,
+        ...resultShape(spec.operation),
       }),
       surface: {
         status: (text) => reply.update(text, cancelRow),
@@ -207,24 +214,64 @@ export class DiscordJobs extends PlatformJobs {
       operation: spec.operation,
       // "Another style" on person 2 keeps person 2.
       person: result.chosen?.length ? result.chosen : spec.person,
+      extras: spec.extras,
     });
-    const erased = spec.operation === 'erase';
+    if (isStickerOperation(spec.operation)) return stickerPayload(spec, result, data, ref, requesterId);
+    // Erase, smile and landmarks have no style to change, and their own look of faces.
+    const styled = spec.operation === undefined || spec.operation === 'animefy';
+    const name = spec.operation === 'smile' || spec.operation === 'landmarks' ? spec.operation : spec.style;
     return {
       content: resultCaption(
-        { style, mode, upscale, faces, notes: result.notes, operation: spec.operation, chosen: result.chosen },
+        { style, mode, upscale, faces, notes: result.notes, operation: spec.operation, chosen: result.chosen, smile: spec.extras?.smile, marked: markedFaces(result) },
         2000,
       ),
       // Discord shows a file named SPOILER_… blurred: a spoilered input comes back spoilered.
-      file: { name: `${spec.media.spoiler ? 'SPOILER_' : ''}${resultFileName(spec.style, result.format)}`, data },
+      file: { name: `${spec.media.spoiler ? 'SPOILER_' : ''}${resultFileName(name, result.format)}`, data },
       components: [
         resultButtons({
           ref,
           requesterId,
-          canUpscale: !erased && canUpscale(result, spec.upscale, limits.maxOutputPixels),
-          otherFaces: erased ? undefined : offerFaceSwitch(spec.faces, result),
-          restyle: !erased,
+          canUpscale: styled && canUpscale(result, spec.upscale, limits.maxOutputPixels),
+          otherFaces: styled ? offerFaceSwitch(spec.faces, result) : undefined,
+          restyle: styled,
         }),
       ],
     };
   }
+}
+
+/**
+ * What a job asks the pipeline for on Discord: the people picker a JPEG; a sticker a 320 px PNG
+ * (Discord's sticker size, under 512 KB); an emoji a 128 px GIF (its emoji size, under 256 KB).
+ */
+function resultShape(operation: Operation | undefined): Pick<JobOptions, 'format' | 'size'> {
+  if (operation === 'people') return { format: 'jpeg' };
+  if (operation === 'sticker') return { format: 'png', size: DISCORD_STICKER_SIZE };
+  if (operation === 'emoji') return { format: 'gif', size: DISCORD_EMOJI_SIZE };
+  return {};
+}
+
+/** Discord's sticker and emoji sizes (px). */
+export const DISCORD_STICKER_SIZE = 320;
+export const DISCORD_EMOJI_SIZE = 128;
+
+/**
+ * A sticker comes as two files ready to upload to a server (Server Settings → Stickers / Emoji):
+ * the 320 px sticker and a 128 px emoji of it. An emoji is one GIF. Under both: ✨ Animate it or
+ * 🔁 Another effect, and 🗑 Delete.
+ */
+async function stickerPayload(spec: JobSpec, result: JobResult, data: Buffer, ref: string, requesterId: string): Promise<ResultPayload> {
+  const spoiler = spec.media.spoiler ? 'SPOILER_' : '';
+  const animated = spec.operation === 'emoji';
+  const notes = result.notes.map((n) => `ℹ️ ${n}`);
+  const effect = EMOJI_EFFECTS.find((e) => e.id === spec.extras?.effect);
+  const content = animated
+    ? `${effect?.emoji ?? '✨'} Animated emoji${effect ? `: ${effect.label}` : ''}, ${DISCORD_EMOJI_SIZE} px. Add it in Server Settings → Emoji.`
+    : `🏷️ Sticker (${DISCORD_STICKER_SIZE} px) and emoji (${DISCORD_EMOJI_SIZE} px). Add them in Server Settings → Stickers / Emoji.`;
+  return {
+    content: [content, ...notes].join('\n').slice(0, 2000),
+    file: { name: `${spoiler}animefy-${spec.operation}${animated ? '.gif' : '.png'}`, data },
+    ...(animated ? {} : { extraFiles: [{ name: `${spoiler}animefy-emoji.png`, data: await discordEmojiFromSticker(data) }] }),
+    components: [stickerButtons({ ref, requesterId, animated })],
+  };
 }

@@ -40,6 +40,8 @@ export type Row = ActionRowBuilder<MessageActionRowComponentBuilder>;
 export interface ResultPayload {
   content: string;
   file: { name: string; data: Buffer };
+  /** More files with it (a sticker's emoji-size copy). A result kept for /result keeps only `file`. */
+  extraFiles?: { name: string; data: Buffer }[];
   components: Row[];
 }
 
@@ -127,7 +129,7 @@ export class JobReply {
       try {
         await this.interaction.editReply({
           content: payload.content,
-          files: [{ attachment: payload.file.data, name: payload.file.name }],
+          files: [payload.file, ...(payload.extraFiles ?? [])].map((f) => ({ attachment: f.data, name: f.name })),
           components: payload.components,
         });
         return 'reply';
@@ -220,7 +222,7 @@ export class JobReply {
   /** The result outlived the reply: the first target that takes it, else kept for the user. */
   private async deliverLate(payload: ResultPayload): Promise<Delivery> {
     const { log } = this.options;
-    const files = [{ name: payload.file.name, data: payload.file.data }];
+    const files = [payload.file, ...(payload.extraFiles ?? [])].map((f) => ({ name: f.name, data: f.data }));
     const components = payload.components.map((row) => row.toJSON());
     for (const target of lateTargets(this.interaction, this.options.private)) {
       try {

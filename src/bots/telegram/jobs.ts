@@ -8,17 +8,17 @@ import { GrammyError, InputFile, type Api } from 'grammy';
 import type { InlineKeyboardMarkup } from 'grammy/types';
 import type { Logger } from 'pino';
 import { AnimefyError } from '../../errors.ts';
-import type { FaceLook, Mode, Operation, UpscaleFactor } from '../../pipeline/modes.ts';
+import { isStickerOperation, type FaceLook, type Mode, type Operation, type UpscaleFactor } from '../../pipeline/modes.ts';
 import type { PersonChoice } from '../../pipeline/person-choice.ts';
-import type { JobQueue, JobResult } from '../../queue/types.ts';
+import type { JobOptions, JobQueue, JobResult, MediaKind } from '../../queue/types.ts';
 import type { ActiveJob } from '../active-jobs.ts';
-import { canUpscale, PlatformJobs, resultFileName, warningText, type Admission } from '../job-flow.ts';
+import { canUpscale, PlatformJobs, resultFileName, warningText, type Admission, type JobExtras } from '../job-flow.ts';
 import type { RateLimiter } from '../rate-limit.ts';
 import type { ReferenceStore } from '../references.ts';
 import { downloadFile } from './download.ts';
-import { cancelKeyboard, personKeyboard, resultKeyboard } from './keyboards.ts';
+import { cancelKeyboard, personKeyboard, resultKeyboard, stickerKeyboard } from './keyboards.ts';
 import { chatActionFor, declaredKind, replyMethod, requestedFormat, type MediaRef, type ReplyMethod } from './media.ts';
-import { offerFaceSwitch, resultCaption } from '../result-caption.ts';
+import { markedFaces, offerFaceSwitch, resultCaption } from '../result-caption.ts';
 import { ChatActionLoop, ChatPacer, StatusMessage } from './status-message.ts';
 import { describeApiError, isBlockedError } from './api-error.ts';
 
@@ -54,7 +54,10 @@ export interface JobReference {
   operation?: Operation;
   /** Person mode and erase: who (as numbered in the people preview). */
   person?: PersonChoice;
+  /** Sticker, emoji, smile: their choices. */
+  extras?: JobExtras;
 }
+
 
 /** One input of a job: its media and the message holding it. */
 export interface JobItem {
@@ -83,6 +86,8 @@ export interface JobSpec {
   person?: PersonChoice;
   /** For a `people` job: what a pick runs next (`animefy` in person mode, or `erase`). */
   pickFor?: Exclude<Operation, 'people'>;
+  /** Sticker, emoji, smile: their choices. */
+  extras?: JobExtras;
 }
 
 export interface TelegramJobsDeps {
@@ -161,7 +166,8 @@ export class TelegramJobs extends PlatformJobs {
           quality: 'fast',
           ...(spec.operation ? { operation: spec.operation } : {}),
           ...(spec.person ? { person: spec.person } : {}),
-          format: spec.operation === 'people' ? 'jpeg' : requestedFormat(spec.media, sniffed),
+          ...spec.extras,
+          format: resultFormat(spec, sniffed),
           maxBytes: limits.uploadBytes,
         };
       },
@@ -243,31 +249,41 @@ export class TelegramJobs extends PlatformJobs {
     }, chatId);
   }
 
+  /** The reference a result's buttons carry: its job, to run again (anyone may press them). */
+  private resultReference(spec: JobSpec, extra: Pick<JobReference, 'person'>): Promise<string> {
+    const { media, chatId, sourceMessageId, threadId, style, mode, upscale, faces, operation, extras } = spec;
+    return this.deps.refs.put({ media, chatId, sourceMessageId, threadId, style, mode, upscale, faces, operation, extras, requesterId: spec.requester.id, onlyRequester: false, ...extra });
+  }
+
+  /**
+   * A sticker or an animated emoji: sent with sendSticker (stickers take no caption; a note goes as
+   * a short message after it), with ✨ Animate it / 🔁 Another effect and ➕ Add to my pack.
+   */
+  private async sendSticker(spec: JobSpec, result: JobResult): Promise<void> {
+    const { api } = this.deps;
+    const token = await this.resultReference(spec, {});
+    const reply_markup = stickerKeyboard({ token, requesterId: spec.requester.id, animated: spec.operation === 'emoji' });
+    const name = spec.operation === 'emoji' ? 'emoji.webm' : 'sticker.webp';
+    await this.waitOutFloodControl(async () => {
+      await api.sendSticker(spec.chatId, new InputFile(result.data, name), { ...replyTo(spec.sourceMessageId), reply_markup });
+    }, spec.chatId);
+    if (result.notes.length > 0) await api.sendMessage(spec.chatId, result.notes.map((n) => `ℹ️ ${n}`).join('\n'), replyTo(spec.sourceMessageId));
+  }
+
   private async sendResult(spec: JobSpec, result: JobResult): Promise<void> {
     if (spec.operation === 'people') return this.sendPicker(spec, result);
-    const { api, refs, limits } = this.deps;
-    const token = await refs.put({
-      media: spec.media,
-      chatId: spec.chatId,
-      sourceMessageId: spec.sourceMessageId,
-      requesterId: spec.requester.id,
-      style: spec.style,
-      mode: spec.mode,
-      upscale: spec.upscale,
-      faces: spec.faces,
-      onlyRequester: false,
-      threadId: spec.threadId,
-      operation: spec.operation,
-      // "Another style" on person 2 keeps person 2.
-      person: result.chosen?.length ? result.chosen : spec.person,
-    });
-    const erased = spec.operation === 'erase';
+    if (isStickerOperation(spec.operation)) return this.sendSticker(spec, result);
+    const { api, limits } = this.deps;
+    // "Another style" on person 2 keeps person 2.
+    const token = await this.resultReference(spec, { person: result.chosen?.length ? result.chosen : spec.person });
+    // Erase, smile and landmarks have no style to change, and their own look of faces.
+    const styled = spec.operation === undefined || spec.operation === 'animefy';
     const reply_markup = resultKeyboard({
       token,
       requesterId: spec.requester.id,
-      canUpscale: !erased && canUpscale(result, spec.upscale, limits.maxOutputPixels),
-      otherFaces: erased ? undefined : offerFaceSwitch(spec.faces, result),
-      restyle: !erased,
+      canUpscale: styled && canUpscale(result, spec.upscale, limits.maxOutputPixels),
+      otherFaces: styled ? offerFaceSwitch(spec.faces, result) : undefined,
+      restyle: styled,
     });
     const caption = resultCaption({
       style: spec.style,
@@ -277,8 +293,10 @@ export class TelegramJobs extends PlatformJobs {
       notes: result.notes,
       operation: spec.operation,
       chosen: result.chosen,
+      smile: spec.extras?.smile,
+      marked: markedFaces(result),
     });
-    const file = () => new InputFile(result.data, resultFileName(spec.style, result.format));
+    const file = () => new InputFile(result.data, resultFileName(spec.operation === 'smile' || spec.operation === 'landmarks' ? spec.operation : spec.style, result.format));
     const common = { ...replyTo(spec.sourceMessageId), reply_markup };
     const size = { width: result.width, height: result.height };
     const duration = result.media ? Math.max(1, Math.round(result.media.duration)) : undefined;
@@ -325,6 +343,14 @@ export class TelegramJobs extends PlatformJobs {
 const RESULT_FLOOD_RETRIES = 3;
 /** The longest single wait honoured (Telegram asks for up to a few minutes in busy groups). */
 const MAX_FLOOD_WAIT_S = 600;
+
+/** What a job asks the pipeline for: the picker a JPEG, a sticker a WebP, an emoji a video sticker. */
+function resultFormat(spec: JobSpec, sniffed: MediaKind): JobOptions['format'] {
+  if (spec.operation === 'people') return 'jpeg';
+  if (spec.operation === 'sticker') return 'webp';
+  if (spec.operation === 'emoji') return 'webm';
+  return requestedFormat(spec.media, sniffed);
+}
 
 export function replyTo(messageId: number) {
   return { reply_parameters: { message_id: messageId, allow_sending_without_reply: true } };

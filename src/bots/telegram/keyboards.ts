@@ -24,9 +24,13 @@ export type CallbackAction =
   /** Set the chat's default style (`ask`: none, ask every time). */
   | { action: 'default'; style: string }
   /** From the numbered people preview: run the referenced job on person `pick` (or everyone). */
-  | { action: 'person'; token: string; pick: number | 'all' };
+  | { action: 'person'; token: string; pick: number | 'all' }
+  /** Under a sticker or emoji: an animated emoji of the referenced media with the next effect. */
+  | { action: 'effect'; token: string }
+  /** Under a sticker or emoji: add the sticker in this message to the presser's own pack. */
+  | { action: 'pack' };
 
-const PREFIX = { pick: 'p', again: 'a', upscale: 'u', faces: 'f', delete: 'd', cancel: 'x', default: 's', person: 'h' } as const;
+const PREFIX = { pick: 'p', again: 'a', upscale: 'u', faces: 'f', delete: 'd', cancel: 'x', default: 's', person: 'h', effect: 'e', pack: 'k' } as const;
 
 export function encodeCallback(value: CallbackAction): string {
   let data: string;
@@ -38,7 +42,11 @@ export function encodeCallback(value: CallbackAction): string {
     case 'upscale':
     case 'faces':
     case 'cancel':
+    case 'effect':
       data = `${PREFIX[value.action]}:${value.token}`;
+      break;
+    case 'pack':
+      data = PREFIX.pack;
       break;
     case 'delete':
       data = `${PREFIX.delete}:${value.userId}`;
@@ -67,6 +75,10 @@ export function decodeCallback(data: string): CallbackAction | undefined {
       return a ? { action: 'faces', token: a } : undefined;
     case PREFIX.cancel:
       return a ? { action: 'cancel', token: a } : undefined;
+    case PREFIX.effect:
+      return a ? { action: 'effect', token: a } : undefined;
+    case PREFIX.pack:
+      return { action: 'pack' };
     case PREFIX.delete:
       return /^-?\d+$/.test(a ?? '') ? { action: 'delete', userId: Number(a) } : undefined;
     case PREFIX.default:
@@ -109,6 +121,18 @@ export function resultKeyboard(options: { token: string; requesterId: number; ca
   if (look) keyboard.text(`${look.emoji} ${look.label}`, encodeCallback({ action: 'faces', token: options.token }));
   if (options.canUpscale) keyboard.text('🔍 Upscale', encodeCallback({ action: 'upscale', token: options.token }));
   return keyboard.text('🗑 Delete', encodeCallback({ action: 'delete', userId: options.requesterId }));
+}
+
+/**
+ * Under a sticker: ✨ Animate it · ➕ Add to my pack · 🗑 Delete; under an animated emoji: 🔁 Another
+ * effect instead of Animate. Anyone may add it to their own pack.
+ */
+export function stickerKeyboard(options: { token: string; requesterId: number; animated: boolean }): InlineKeyboard {
+  return new InlineKeyboard()
+    .text(options.animated ? '🔁 Another effect' : '✨ Animate it', encodeCallback({ action: 'effect', token: options.token }))
+    .text('➕ Add to my pack', encodeCallback({ action: 'pack' }))
+    .row()
+    .text('🗑 Delete', encodeCallback({ action: 'delete', userId: options.requesterId }));
 }
 
 /** Under the numbered people preview: one button per person, five a row, and "All" when offered. */

@@ -133,7 +133,7 @@ describe('Discord bot (real discord.js, fake Discord)', () => {
     expect(fake.identifies[0].intents).toBe(1);
     const puts = fake.requests.filter((r) => r.method === 'PUT');
     expect(puts.map((r) => r.route)).toEqual(['PUT /applications/:app/commands']);
-    expect(fake.commands.global.map((c) => c.name).sort()).toEqual(['Animefy', 'about', 'animefy', 'erase', 'result', 'style', 'styles']);
+    expect(fake.commands.global.map((c) => c.name).sort()).toEqual(['Animefy', 'Landmarks', 'about', 'animefy', 'emoji', 'erase', 'landmarks', 'result', 'smile', 'sticker', 'style', 'styles']);
     const style = fake.commands.global.find((c) => c.name === 'animefy').options.find((o: any) => o.name === 'style');
     expect(style.choices.map((c: any) => c.value)).toEqual(STYLE_IDS);
   });

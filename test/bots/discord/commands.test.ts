@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ApplicationCommandOptionType, ApplicationCommandType } from 'discord.js';
 import { commandDefinitions } from '#src/bots/discord/commands/index.ts';
 import { decodeAction, encodeAction, MAX_CUSTOM_ID, resultButtons, styleMenu } from '#src/bots/discord/components.ts';
+import { EMOJI_EFFECT_IDS } from '#src/pipeline/emoji-effects.ts';
 import { MODE_IDS } from '#src/pipeline/modes.ts';
 import { STYLE_IDS } from '#src/pipeline/styles.ts';
 
@@ -9,8 +10,8 @@ describe('Discord commands', () => {
   const commands = commandDefinitions();
   const byName = (name: string) => commands.find((c) => c.name === name) as any;
 
-  it('defines /animefy, /styles, /style, /result, /about and the Animefy message menu within Discord limits', () => {
-    expect(commands.map((c) => c.name).sort()).toEqual(['Animefy', 'about', 'animefy', 'erase', 'result', 'style', 'styles']);
+  it('defines its slash commands and the Animefy and Landmarks message menus within Discord limits', () => {
+    expect(commands.map((c) => c.name).sort()).toEqual(['Animefy', 'Landmarks', 'about', 'animefy', 'emoji', 'erase', 'landmarks', 'result', 'smile', 'sticker', 'style', 'styles']);
     for (const command of commands as any[]) {
       if ((command.type ?? ApplicationCommandType.ChatInput) === ApplicationCommandType.ChatInput) {
         expect(command.name).toMatch(/^[-_a-z0-9]{1,32}$/);
@@ -23,6 +24,8 @@ describe('Discord commands', () => {
       }
     }
     expect(byName('Animefy').type).toBe(ApplicationCommandType.Message);
+    expect(byName('Landmarks').type).toBe(ApplicationCommandType.Message);
+    expect(byName('emoji').options.find((o: any) => o.name === 'effect').choices.map((c: any) => c.value)).toEqual(EMOJI_EFFECT_IDS);
   });
 
   it('takes its style and mode choices from the registries', () => {

@@ -15,13 +15,15 @@ import {
   type StringSelectMenuInteraction,
 } from 'discord.js';
 import type { Logger } from 'pino';
+import { DEFAULT_FACE_LOOK, DEFAULT_MODE } from '../../../pipeline/modes.ts';
 import { DEFAULT_STYLE, STYLES } from '../../../pipeline/styles.ts';
 import type { ChatSettingsStore } from '../../chat-settings.ts';
 import { warningText } from '../../job-flow.ts';
 import type { ReferenceStore } from '../../references.ts';
 import type { PendingResults } from '../../result-store.ts';
 import type { ComponentAction } from '../components.ts';
-import type { DiscordJobs, DiscordLimits, JobReference } from '../jobs.ts';
+import type { DiscordJobs, DiscordLimits, JobReference, JobSpec } from '../jobs.ts';
+import type { MediaSource } from '../media.ts';
 
 /** What every command may use. */
 export interface CommandDeps {
@@ -49,7 +51,12 @@ interface CommandBase {
 
 export type DiscordCommand =
   | (CommandBase & { type: 'slash'; run(interaction: ChatInputCommandInteraction, deps: CommandDeps): Promise<void> })
-  | (CommandBase & { type: 'message'; run(interaction: MessageContextMenuCommandInteraction, deps: CommandDeps): Promise<void> });
+  | (CommandBase & {
+      type: 'message';
+      /** What it does to the message, for the README (a message menu entry has no description on Discord). */
+      summary: string;
+      run(interaction: MessageContextMenuCommandInteraction, deps: CommandDeps): Promise<void>;
+    });
 
 /** Servers, the bot's DMs and group DMs; installed to a server or to a user. */
 export const EVERYWHERE = [InteractionContextType.Guild, InteractionContextType.BotDM, InteractionContextType.PrivateChannel];
@@ -72,3 +79,8 @@ export const settingsKey = (interaction: Interaction) =>
   interaction.guildId ? `discord:guild:${interaction.guildId}` : `discord:user:${interaction.user.id}`;
 
 export const defaultStyle = async (settings: ChatSettingsStore, interaction: Interaction) => (await settings.get(settingsKey(interaction))).style ?? DEFAULT_STYLE;
+
+/** A job on `media` with the default style, mode and face look (erase, smile, landmarks set what they do). */
+export function plainJob(media: MediaSource, hidden: boolean, what: Pick<JobSpec, 'operation' | 'person' | 'pickFor' | 'extras'>): JobSpec {
+  return { media, style: DEFAULT_STYLE, mode: DEFAULT_MODE, upscale: 1, faces: DEFAULT_FACE_LOOK, private: hidden, ...what };
+}

@@ -4,10 +4,8 @@
  * only: a GIF or video gets a clear refusal from the pipeline.
  */
 import { SlashCommandBuilder } from 'discord.js';
-import { DEFAULT_FACE_LOOK, DEFAULT_MODE } from '../../../pipeline/modes.ts';
-import { DEFAULT_STYLE } from '../../../pipeline/styles.ts';
 import { fromAttachment } from '../media.ts';
-import { EVERYWHERE, INSTALLS, warning, type DiscordCommand } from './command.ts';
+import { EVERYWHERE, INSTALLS, plainJob, warning, type DiscordCommand } from './command.ts';
 
 const data = new SlashCommandBuilder()
   .setName('erase')
@@ -26,14 +24,7 @@ export const erase: DiscordCommand = {
     const found = fromAttachment(interaction.options.getAttachment('image', true));
     if ('refusal' in found) return void (await interaction.reply(warning(found.refusal)));
     const person = interaction.options.getInteger('person');
-    await jobs.start(interaction, {
-      media: found.media,
-      style: DEFAULT_STYLE,
-      mode: DEFAULT_MODE,
-      upscale: 1,
-      faces: DEFAULT_FACE_LOOK,
-      private: interaction.options.getBoolean('private') ?? false,
-      ...(person ? { operation: 'erase', person: [person] } : { operation: 'people', pickFor: 'erase' }),
-    });
+    const hidden = interaction.options.getBoolean('private') ?? false;
+    await jobs.start(interaction, plainJob(found.media, hidden, person ? { operation: 'erase', person: [person] } : { operation: 'people', pickFor: 'erase' }));
   },
 };

@@ -11,15 +11,20 @@ import type { InfoCommand } from '../../commands/info-command.ts';
 import type { DiscordLimits } from '../jobs.ts';
 import { animefy } from './animefy.ts';
 import type { DiscordCommand } from './command.ts';
+import { emoji } from './emoji.ts';
 import { erase } from './erase.ts';
 import { infoCommand } from './info.ts';
+import { landmarks } from './landmarks.ts';
+import { landmarksMenu } from './landmarks-menu.ts';
 import { menu } from './menu.ts';
 import { result } from './result.ts';
+import { smile } from './smile.ts';
+import { sticker } from './sticker.ts';
 import { style } from './style.ts';
 
 /** Every command, in the order of the usage text: a new command is a file and a line here. */
 export function discordCommands(info: readonly InfoCommand[] = INFO_COMMANDS): DiscordCommand[] {
-  return [animefy, erase, style, result, ...info.map(infoCommand), menu];
+  return [animefy, erase, sticker, emoji, smile, landmarks, style, result, ...info.map(infoCommand), menu, landmarksMenu];
 }
 
 export function commandDefinitions(commands: readonly DiscordCommand[] = discordCommands()): RESTPostAPIApplicationCommandsJSONBody[] {

@@ -6,6 +6,7 @@ import { defaultStyle, EVERYWHERE, INSTALLS, warning, type DiscordCommand } from
 
 export const menu: DiscordCommand = {
   type: 'message',
+  summary: "animefies its picture, GIF or video with the server's default style",
   // A display name: capitals and spaces allowed.
   data: new ContextMenuCommandBuilder().setName('Animefy').setType(ApplicationCommandType.Message).setContexts(EVERYWHERE).setIntegrationTypes(INSTALLS).toJSON(),
   async run(interaction, { jobs, settings, limits }) {

@@ -7,10 +7,15 @@ import { Composer, type Api, type Context } from 'grammy';
 import type { Message } from 'grammy/types';
 import type { Logger } from 'pino';
 import { AnimefyError } from '../../../errors.ts';
+import { DEFAULT_FACE_LOOK, DEFAULT_MODE } from '../../../pipeline/modes.ts';
+import { DEFAULT_STYLE } from '../../../pipeline/styles.ts';
 import { describeApiError } from '../api-error.ts';
 import type { ChatSettingsStore } from '../../chat-settings.ts';
 import type { ReferenceStore } from '../../references.ts';
-import type { JobReference, TelegramJobs, TelegramLimits } from '../jobs.ts';
+import { warningText } from '../../job-flow.ts';
+import { checkDeclaredSize } from '../download.ts';
+import { replyTo, type JobReference, type JobSpec, type TelegramJobs, type TelegramLimits } from '../jobs.ts';
+import { findMedia, type MediaRef } from '../media.ts';
 import { decodeCallback, type CallbackAction } from '../keyboards.ts';
 import { parseCommand } from '../parse.ts';
 
@@ -53,6 +58,83 @@ export function onCommand(
     if (!command || command.forOtherBot || !names.includes(command.name)) return next();
     await handler(ctx, ctx.message, command.args, command.name);
   });
+}
+
+/** A command that works on media, as its caption or in a reply to it, and what it found. */
+export interface MediaCommand {
+  message: Message;
+  /** The message holding the media (the command's own, or the one it replies to). */
+  source: Message;
+  media: MediaRef;
+  /** The user, or the chat for an anonymous admin or a channel post. */
+  requesterId: number;
+  /** The forum topic it was sent in. */
+  threadId?: number;
+  args: string;
+  name: string;
+}
+
+/**
+ * Handles `/name` as the caption of media, or in a reply to media (`/name@ThisBot` in groups, which
+ * privacy mode delivers). Without usable media it answers `usage`; a refusal (a .tgs sticker, a file
+ * over the download limit) is answered at once. `handler` throwing an AnimefyError (bad arguments)
+ * gets its message as the reply.
+ */
+export function onMediaCommand(
+  composer: Composer<Context>,
+  deps: Pick<FeatureDeps, 'limits'>,
+  names: readonly string[],
+  usage: string,
+  handler: (command: MediaCommand) => Promise<void> | void,
+): void {
+  composer.on('message', async (ctx, next) => {
+    const message = ctx.message;
+    const command = parseCommand(message.text ?? message.caption, ctx.me.username);
+    if (!command || command.forOtherBot || !names.includes(command.name)) return next();
+    const own = findMedia(message);
+    const replied = message.reply_to_message && message.reply_to_message.from?.id !== ctx.me.id ? findMedia(message.reply_to_message) : undefined;
+    const found = own ?? replied;
+    const source = own ? message : message.reply_to_message;
+    if (!found || !source) return void (await ctx.reply(usage, replyTo(message.message_id)));
+    if ('refusal' in found) return void (await ctx.reply(warningText(found.refusal), replyTo(message.message_id)));
+    const requesterId = message.sender_chat?.id ?? message.from?.id;
+    if (requesterId === undefined) return;
+    try {
+      checkDeclaredSize(found.media, deps.limits.downloadBytes);
+      await handler({
+        message,
+        source,
+        media: found.media,
+        requesterId,
+        threadId: message.is_topic_message ? message.message_thread_id : undefined,
+        args: command.args,
+        name: command.name,
+      });
+    } catch (err) {
+      if (!(err instanceof AnimefyError)) throw err;
+      await ctx.reply(warningText(err), replyTo(message.message_id));
+    }
+  });
+}
+
+/**
+ * The job a media command starts: on its media, for its requester, answering its source message;
+ * the default style, mode and face look unless `choices` says otherwise.
+ */
+export function jobFor(command: MediaCommand, choices: Partial<JobSpec>): JobSpec {
+  const { message, source, media, requesterId, threadId } = command;
+  return {
+    chatId: message.chat.id,
+    sourceMessageId: source.message_id,
+    threadId,
+    requester: { id: requesterId },
+    media,
+    style: DEFAULT_STYLE,
+    mode: DEFAULT_MODE,
+    upscale: 1,
+    faces: DEFAULT_FACE_LOOK,
+    ...choices,
+  };
 }
 
 type Action<K extends CallbackAction['action']> = Extract<CallbackAction, { action: K }>;
