@@ -3,12 +3,13 @@
  *   npm run bench                 all sections
  *   npm run bench -- --quick      fewer cases, one run each (a smoke check)
  *   npm run bench -- --runs 5     more runs per case (medians)
- *   npm run bench -- --only pipeline   (sections: pipeline, faces, people, media, queue, telegram, discord)
+ *   npm run bench -- --only pipeline   (sections: pipeline, faces, inpaint, people, fun, media, queue, telegram, discord)
  *   npm run bench -- --filter 1024   only the cases whose name contains "1024"
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchFaces } from './faces.ts';
+import { benchFun } from './fun.ts';
 import { benchInpaint } from './inpaint.ts';
 import { benchMedia } from './media.ts';
 import { benchPeople } from './people.ts';
@@ -32,6 +33,7 @@ const sections: Record<string, () => Promise<BenchSection>> = {
   faces: () => benchFaces({ runs, quick: values.quick, filter: values.filter }),
   inpaint: () => benchInpaint({ runs, quick: values.quick, filter: values.filter }),
   people: () => benchPeople({ runs, quick: values.quick, filter: values.filter }),
+  fun: () => benchFun({ runs, quick: values.quick, filter: values.filter }),
   media: () => benchMedia({ runs, quick: values.quick, filter: values.filter }),
   queue: () => benchQueue({ quick: values.quick }),
   telegram: () => benchTelegram({ quick: values.quick }),

@@ -7,10 +7,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApplicationCommandType, PermissionFlagsBits } from 'discord.js';
+import { PermissionFlagsBits } from 'discord.js';
 import ts from 'typescript';
-import { commandDefinitions } from '#src/bots/discord/commands/index.ts';
+import { discordCommands } from '#src/bots/discord/commands/index.ts';
 import { CONFIG_KEYS, CONFIG_SECTIONS, configDefaults, REPO_ROOT, type ConfigKey } from '#src/config.ts';
+import { DEFAULT_EMOJI_EFFECT, EMOJI_EFFECTS } from '#src/pipeline/emoji-effects.ts';
 import { MODES } from '#src/pipeline/modes.ts';
 import { stylesMarkdownTable } from '#src/pipeline/styles.ts';
 
@@ -22,9 +23,10 @@ export function modesMarkdownTable(): string {
 
 /** The Discord commands and their options, from the same definitions that are registered. */
 export function discordCommandsMarkdown(): string {
-  return commandDefinitions()
-    .map((command: any) => {
-      if (command.type === ApplicationCommandType.Message) return `- **${command.name}** (message menu: right-click a message → Apps): animefies its picture, GIF or video with the server's default style.`;
+  return discordCommands()
+    .map((c) => {
+      const command = c.data as any;
+      if (c.type === 'message') return `- **${command.name}** (message menu: right-click a message → Apps): ${c.summary}.`;
       const options = (command.options ?? []).map((o: any) => `\`${o.name}\`${o.required ? '' : '?'}`).join(' ');
       const who = command.default_member_permissions === String(PermissionFlagsBits.ManageGuild) ? ' Members with *Manage Server* only.' : '';
       return `- \`/${command.name}\`${options ? ` ${options}` : ''}: ${command.description}.${who}`;
@@ -32,7 +34,16 @@ export function discordCommandsMarkdown(): string {
     .join('\n');
 }
 
-export const GENERATED: Record<string, () => string> = { styles: stylesMarkdownTable, modes: modesMarkdownTable, 'discord-commands': discordCommandsMarkdown };
+export function effectsMarkdownTable(): string {
+  return ['| effect | what it does |', '|---|---|', ...EMOJI_EFFECTS.map((e) => `| ${e.emoji} \`${e.id}\`${e.id === DEFAULT_EMOJI_EFFECT ? ' (default)' : ''} | ${e.description} |`)].join('\n');
+}
+
+export const GENERATED: Record<string, () => string> = {
+  styles: stylesMarkdownTable,
+  modes: modesMarkdownTable,
+  effects: effectsMarkdownTable,
+  'discord-commands': discordCommandsMarkdown,
+};
 
 /** README text with every `<!-- name:start -->…<!-- name:end -->` block regenerated. */
 export function renderReadme(text: string): string {
