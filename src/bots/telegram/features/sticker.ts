@@ -91,8 +91,8 @@ export const sticker: TelegramFeature = {
           deps.log.debug({ err: describeApiError(err) }, 'could not send the pack link');
         });
       } catch (err) {
-        if (!(err instanceof AnimefyError)) throw err;
-        await answerAlert(ctx, err);
+        if (!(err instanceof AnimefyError)) deps.log.error({ err: describeApiError(err), userId: from.id }, 'adding a sticker to a pack failed');
+        await answerAlert(ctx, err instanceof AnimefyError ? err : new AnimefyError('INTERNAL'));
       }
     });
     return composer;
