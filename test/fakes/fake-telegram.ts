@@ -295,6 +295,11 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+const CHAT_ACTIONS = new Set([
+  'typing', 'upload_photo', 'record_video', 'upload_video', 'record_voice', 'upload_voice',
+  'upload_document', 'choose_sticker', 'find_location', 'record_video_note', 'upload_video_note',
+]);
+
 export class FakeTelegram {
   readonly token: string;
   readonly apiRoot: string;
@@ -714,6 +719,8 @@ export class FakeTelegram {
         return { status, user: { id: userId, is_bot: false, first_name: `User ${userId}` }, ...(status === 'administrator' ? { can_be_edited: false } : {}) };
       },
       sendChatAction: (p) => {
+        // The actions sendChatAction documents; anything else is refused.
+        if (!CHAT_ACTIONS.has(String(p.action))) throw badRequest('wrong parameter action in request');
         const chat = this.chats.get(this.chatId(p.chat_id));
         if (p.message_thread_id !== undefined && !chat?.is_forum) throw badRequest('message thread not found');
         return true;

@@ -174,7 +174,7 @@ export class TelegramJobs extends PlatformJobs {
       surface: {
         status: (text) => status.update(text, cancelButton),
         running: () => {
-          action ??= new ChatActionLoop(api, spec.chatId, chatActionFor(kind), spec.threadId);
+          action ??= new ChatActionLoop(api, spec.chatId, chatActionFor(kind, spec.operation), spec.threadId);
           action.start();
         },
         deliver: async (result) => {

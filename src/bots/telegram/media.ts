@@ -4,6 +4,7 @@
  */
 import type { Message } from 'grammy/types';
 import { AnimefyError } from '../../errors.ts';
+import { isStickerOperation, type Operation } from '../../pipeline/modes.ts';
 import type { JobOptions, JobResult, MediaKind } from '../../queue/types.ts';
 
 export type TelegramMediaType = 'photo' | 'document' | 'animation' | 'video' | 'video_note' | 'sticker';
@@ -138,7 +139,10 @@ export function replyMethod(media: MediaRef, result: Pick<JobResult, 'kind' | 'f
   return photoOk ? 'photo' : 'document';
 }
 
-/** The chat action that matches what is being made. */
-export function chatActionFor(kind: MediaKind): 'upload_photo' | 'upload_video' {
+/** The chat action that matches what is being made: "choosing a sticker…" for stickers and emoji. */
+export function chatActionFor(kind: MediaKind, operation?: Operation): ChatAction {
+  if (isStickerOperation(operation)) return 'choose_sticker';
   return kind === 'image' ? 'upload_photo' : 'upload_video';
 }
+
+export type ChatAction = 'upload_photo' | 'upload_video' | 'choose_sticker' | 'typing';

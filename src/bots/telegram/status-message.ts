@@ -9,6 +9,7 @@ import { GrammyError, type Api } from 'grammy';
 import type { InlineKeyboardMarkup } from 'grammy/types';
 import type { Logger } from 'pino';
 import { describeApiError } from './api-error.ts';
+import type { ChatAction } from './media.ts';
 
 /** Groups and channels have negative ids. */
 export const isGroupChat = (chatId: number) => chatId < 0;
@@ -171,7 +172,7 @@ export class ChatActionLoop {
   constructor(
     private readonly api: Api,
     private readonly chatId: number,
-    private readonly action: 'upload_photo' | 'upload_video' | 'typing',
+    private readonly action: ChatAction,
     /** In a forum topic: without it the action would show in the General topic. */
     private readonly threadId?: number,
   ) {}

@@ -83,8 +83,11 @@ describe('Telegram stickers, emoji, smile and landmarks', () => {
   let stickerCall: RecordedCall;
 
   it('/sticker on a photo answers with a 512 px transparent WebP sticker (sendSticker) and its buttons', async () => {
+    const since = fake.calls.length;
     const message = await fake.userPhoto({ chat: aliceDm, from: alice, bytes: fixture('portrait_frontal_1.jpg'), caption: '/sticker' });
     stickerCall = await replyTo(message, 'sendSticker');
+    // "choosing a sticker…" while it is made.
+    expect(fake.calls.slice(since).some((c) => c.method === 'sendChatAction' && c.params.action === 'choose_sticker' && c.status === 200)).toBe(true);
     const bytes = stickerCall.files.sticker.bytes;
     const meta = await sharp(bytes).metadata();
     expect(meta.format).toBe('webp');
