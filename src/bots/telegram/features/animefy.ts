@@ -23,7 +23,7 @@ import { styleKeyboard } from '../keyboards.ts';
 import { findMedia } from '../media.ts';
 import { NO_MEDIA_TEXT, pickStyleText } from '../messages.ts';
 import { mentionsBot, parseCommand, parseJobWords, type ParsedCommand } from '../parse.ts';
-import { answerAlert, answerExpired, chatKey, mayActFor, onButton, type FeatureDeps, type TelegramFeature } from './feature.ts';
+import { answerAlert, answerExpired, chatKey, commandMedia, mayActFor, onButton, type FeatureDeps, type TelegramFeature } from './feature.ts';
 
 /** How long after an album's latest item it is taken as complete. */
 export const ALBUM_QUIET_MS = 1000;
@@ -89,10 +89,7 @@ export const animefy: TelegramFeature = {
       const request = readRequest(message, me, command);
       if (!request.addressed) return; // a group message not addressed to the bot: silence
 
-      const own = findMedia(message);
-      const replied = message.reply_to_message && message.reply_to_message.from?.id !== me.id ? findMedia(message.reply_to_message) : undefined;
-      const found = own ?? replied;
-      const source = own ? message : message.reply_to_message;
+      const { found, source } = commandMedia(message, me.id);
       if (!found || !source) {
         await ctx.reply(NO_MEDIA_TEXT, replyTo(message.message_id));
         return;

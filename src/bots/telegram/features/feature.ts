@@ -91,10 +91,7 @@ export function onMediaCommand(
     const message = ctx.message;
     const command = parseCommand(message.text ?? message.caption, ctx.me.username);
     if (!command || command.forOtherBot || !names.includes(command.name)) return next();
-    const own = findMedia(message);
-    const replied = message.reply_to_message && message.reply_to_message.from?.id !== ctx.me.id ? findMedia(message.reply_to_message) : undefined;
-    const found = own ?? replied;
-    const source = own ? message : message.reply_to_message;
+    const { found, source } = commandMedia(message, ctx.me.id);
     if (!found || !source) return void (await ctx.reply(usage, replyTo(message.message_id)));
     if ('refusal' in found) return void (await ctx.reply(warningText(found.refusal), replyTo(message.message_id)));
     const requesterId = message.sender_chat?.id ?? message.from?.id;
@@ -115,6 +112,17 @@ export function onMediaCommand(
       await ctx.reply(warningText(err), replyTo(message.message_id));
     }
   });
+}
+
+/**
+ * The media a command is about: the message's own, else that of the message it replies to (not one
+ * of the bot's own results), and the message holding it.
+ */
+export function commandMedia(message: Message, botId: number): { found?: ReturnType<typeof findMedia>; source?: Message } {
+  const own = findMedia(message);
+  if (own) return { found: own, source: message };
+  const replied = message.reply_to_message;
+  return replied && replied.from?.id !== botId ? { found: findMedia(replied), source: replied } : {};
 }
 
 /**
