@@ -15,7 +15,7 @@
 import { clamp255, fromYCbCr, toYCbCr } from './color.ts';
 import { boxBlur, gaussianBlur, smoothPreservingEdges } from './filters.ts';
 import { nearestColour, paletteOf } from './palette.ts';
-import { bilinearAxis, resizeChannels } from './image.ts';
+import { bilinearAxis, luma, resizeChannels } from './image.ts';
 
 export interface FilmSpec {
   /** Lifted black level, 0..1 of the range (the faded look). */
@@ -184,6 +184,14 @@ function hashNoise(x: number, y: number): number {
   return (h & 0xffff) / 32767.5 - 1;
 }
 
+/** Papercut and comic work out their regions at half size on pictures of 400 px and more. */
+function workingCopy(rgb: Float32Array, width: number, height: number): { sub: number; w: number; h: number; reduced: Float32Array } {
+  const sub = Math.min(width, height) >= 400 ? 2 : 1;
+  const w = Math.max(1, Math.round(width / sub));
+  const h = Math.max(1, Math.round(height / sub));
+  return { sub, w, h, reduced: sub > 1 ? resizeChannels(rgb, width, height, 3, w, h) : rgb };
+}
+
 /**
  * Layered paper. Each pixel takes the nearest palette colour; a majority vote over a soft window
  * (blurred indicator of each colour, the largest wins) makes smooth cuts with no specks, blended with
@@ -201,10 +209,7 @@ export function papercut(
   unit: number,
   memory?: LookMemory,
 ): Float32Array {
-  const sub = Math.min(width, height) >= 400 ? 2 : 1;
-  const w = Math.max(1, Math.round(width / sub));
-  const h = Math.max(1, Math.round(height / sub));
-  const reduced = sub > 1 ? resizeChannels(rgb, width, height, 3, w, h) : rgb;
+  const { sub, w, h, reduced } = workingCopy(rgb, width, height);
   // Edge-preserving smoothing first, so sheets follow shapes rather than texture.
   const small = toYCbCr(smoothPreservingEdges(reduced, w, h, Math.max(1, Math.round((8 * unit) / sub)), 300));
   const { centres, colours: palette } = memory?.papercut ?? layerPalette(small, spec.layers);
@@ -376,13 +381,9 @@ export function comic(
   unit: number,
   memory?: LookMemory,
 ): Float32Array {
-  const sub = Math.min(width, height) >= 400 ? 2 : 1;
-  const w = Math.max(1, Math.round(width / sub));
-  const h = Math.max(1, Math.round(height / sub));
-  const reduced = sub > 1 ? resizeChannels(rgb, width, height, 3, w, h) : rgb;
+  const { sub, w, h, reduced } = workingCopy(rgb, width, height);
   const smooth = smoothPreservingEdges(reduced, w, h, Math.max(1, Math.round((spec.smooth * unit) / sub)), spec.eps);
-  const shade = new Float32Array(w * h);
-  for (let p = 0, i = 0; p < shade.length; p++, i += 3) shade[p] = 0.299 * smooth[i] + 0.587 * smooth[i + 1] + 0.114 * smooth[i + 2];
+  const shade = luma({ width: w, height: h, data: smooth });
   // Ink lines: difference of Gaussians, dark where a pixel is darker than its wider surroundings
   // (the dark side of every edge, and thin dark details). It changes smoothly with the picture, so
   // lines do not flicker in a clip as thresholded edges would.
